@@ -1,0 +1,129 @@
+"""Stat records: the executable, stdio, and the files named with -S/-s."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .stamps import iso_s
+from .yamlfmt import plain, quoted
+
+_names: dict = {}
+
+
+def user_name(uid: int) -> str | None:
+    """Cached: on cluster nodes a passwd lookup can go to LDAP/SSSD."""
+    key = ("u", uid)
+    if key not in _names:
+        import pwd
+
+        try:
+            _names[key] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            _names[key] = None
+    return _names[key]
+
+
+def group_name(gid: int) -> str | None:
+    key = ("g", gid)
+    if key not in _names:
+        import grp
+
+        try:
+            _names[key] = grp.getgrgid(gid).gr_name
+        except KeyError:
+            _names[key] = None
+    return _names[key]
+
+
+def stat_lines(st: os.stat_result, indent: str) -> list[str]:
+    """The stat fields, in the C tool's order."""
+    lines = [
+        "%smode: 0o%o" % (indent, st.st_mode),
+        "%ssize: %d" % (indent, st.st_size),
+        "%sinode: %d" % (indent, st.st_ino),
+        "%snlink: %d" % (indent, st.st_nlink),
+        "%sblksize: %d" % (indent, st.st_blksize),
+        "%sblocks: %d" % (indent, st.st_blocks),
+        "%smtime: %s" % (indent, iso_s(st.st_mtime)),
+        "%satime: %s" % (indent, iso_s(st.st_atime)),
+        "%sctime: %s" % (indent, iso_s(st.st_ctime)),
+        "%suid: %d" % (indent, st.st_uid),
+    ]
+    user = user_name(st.st_uid)
+    if user is not None:
+        lines.append("%suser: %s" % (indent, plain(user)))
+    lines.append("%sgid: %d" % (indent, st.st_gid))
+    group = group_name(st.st_gid)
+    if group is not None:
+        lines.append("%sgroup: %s" % (indent, plain(group)))
+    return lines
+
+
+def sha256_file(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+class FileEntry:
+    """One -S or -s entry: ``lfn=pfn`` or just ``pfn``."""
+
+    def __init__(self, spec: str, output: bool):
+        lfn, sep, pfn = spec.partition("=")
+        if not sep:
+            lfn, pfn = spec, spec
+        self.lfn = lfn
+        self.pfn = pfn
+        self.output = output
+
+    def render(self, cwd: str, indent: str) -> tuple:
+        """(lines, integrity_error).  Stat and hash happen here, after the job for -s."""
+        inner = indent + "  "
+        path = self.pfn if os.path.isabs(self.pfn) else os.path.join(cwd, self.pfn)
+        lines = ["%s%s:" % (indent, quoted(self.lfn))]
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            lines.append("%serror: %d" % (inner, exc.errno or 0))
+            lines.append("%slfn: %s" % (inner, quoted(self.lfn)))
+            lines.append("%sfile_name: %s" % (inner, plain(os.fsdecode(path))))
+            return lines, False
+        lines.append("%slfn: %s" % (inner, quoted(self.lfn)))
+        lines.append("%sfile_name: %s" % (inner, plain(os.fsdecode(path))))
+        lines.extend(stat_lines(st, inner))
+        if not self.output:
+            return lines, False
+        lines.append("%soutput: True" % inner)
+        started = time.monotonic()
+        try:
+            digest = sha256_file(path)
+        except OSError:
+            lines.append("%sintegrity_error: %s" % (inner, quoted("failed creating a checksum")))
+            return lines, True
+        lines.append("%ssha256: %s" % (inner, digest))
+        lines.append("%schecksum_timing: %.2f" % (inner, time.monotonic() - started))
+        return lines, False
+
+
+def read_list_file(path: str) -> list[str]:
+    """Entries of an ``@file``: one per line; comment lines (``#``) and blank lines skipped.
+
+    The C tool turns a blank line into an entry named by a newline, which breaks its YAML.
+    Environment variables in the file's name are expanded, as Pegasus 5.1 does."""
+    with open(os.path.expandvars(path), encoding="utf-8", errors="surrogateescape") as fh:
+        entries = []
+        for raw in fh:
+            line = raw.strip()
+            if line and not line.startswith("#"):
+                entries.append(line)
+    return entries
