@@ -1,0 +1,35 @@
+"""Shared fixtures: real servers on loopback (tests/servers) and the installed tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from tests.servers import start_or_skip
+from tests.servers.nginx import Nginx
+
+
+@pytest.fixture(scope="session")
+def nginx_server(tmp_path_factory):
+    """nginx on 127.0.0.1 serving ``server.root`` (a fresh directory)."""
+    base = tmp_path_factory.mktemp("nginx")
+    root = base / "htdocs"
+    root.mkdir()
+    server = start_or_skip(Nginx(base / "run", root))
+    yield server
+    server.stop()
+
+
+def console_script(name: str) -> list[str]:
+    """The installed command beside this interpreter, else the module behind it."""
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(candidate, os.X_OK):
+        return [candidate]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    modules = {"pegasus-kickstart": "kickstart"}
+    return [sys.executable, "-m", modules[name]]
