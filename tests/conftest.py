@@ -31,5 +31,4 @@ def console_script(name: str) -> list[str]:
     found = shutil.which(name)
     if found:
         return [found]
-    modules = {"pegasus-kickstart": "kickstart"}
-    return [sys.executable, "-m", modules[name]]
+    raise RuntimeError("%s is not installed: run scripts/test.sh" % name)
