@@ -203,12 +203,21 @@ def test_stdio_to_files_and_append(ks, tmp_path):
     assert files["stderr"]["size"] == len("earlier\ne\n")
 
 
-def test_stdin_that_cannot_be_opened_exits_126(ks, tmp_path):
-    run = ks("-i", "missing_stdin_file", "/bin/sh", "-c", "touch ran")
-    assert run.rc == 126
+@pytest.mark.parametrize(
+    "options, rc, named",
+    [
+        (["-i", "missing_stdin_file"], 126, "missing_stdin_file"),  # stdio cannot be connected
+        (["-s", "@missing.lof"], 2, "missing.lof"),  # unreadable list: exit errno
+        (["-w", "/nonexistent/dir"], 127, "/nonexistent/dir"),
+    ],
+)
+def test_setup_failures_skip_the_job(ks, tmp_path, options, rc, named):
+    run = ks(*options, "/bin/sh", "-c", "touch ran")
+    assert run.rc == rc
     assert "mainjob" not in run.record
     assert not (tmp_path / "ran").exists()
-    assert "missing_stdin_file" in run.stderr
+    assert named in run.stderr
+    assert "environment" in run.record
 
 
 def test_stat_before_and_after_with_sha256(ks, tmp_path):
@@ -255,23 +264,11 @@ def test_list_file_name_expands_environment(ks, tmp_path):
     assert run.record["files"]["f"]["size"] == 1
 
 
-def test_missing_list_file_skips_the_job(ks, tmp_path):
-    run = ks("-s", "@missing.lof", "/bin/sh", "-c", "touch ran")
-    assert run.rc == 2
-    assert "mainjob" not in run.record
-    assert not (tmp_path / "ran").exists()
-    assert "missing.lof" in run.stderr
-
-
 def test_workdir_options(ks, tmp_path):
     run = ks("-W", "newdir", "/bin/sh", "-c", "pwd")
     assert run.rc == 0
     assert run.record["cwd"] == str(tmp_path / "newdir")
     assert run.record["files"]["stdout"]["data"] == str(tmp_path / "newdir") + "\n"
-    run = ks("-w", "/nonexistent/dir", "/bin/sh", "-c", "touch ran")
-    assert run.rc == 127
-    assert "mainjob" not in run.record
-    assert not (tmp_path / "ran").exists()
 
 
 def test_argument_file(ks, tmp_path):
