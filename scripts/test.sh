@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Servers the tests start on 127.0.0.1 (tests/servers/).
-apt_install nginx
+apt_install nginx openssh-server openssh-client openssl
 ensure_venv test
 
 cd "$ROOT"

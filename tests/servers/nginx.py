@@ -1,4 +1,7 @@
-"""nginx serving a directory over HTTP on loopback (Debian's nginx package)."""
+"""nginx serving a directory over HTTP on loopback (Debian's nginx package).
+
+One config template serves both the plain server here and the TLS one in ``https.py``.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_flags};
         root {root};
         autoindex on;
-    }}
+{extra}    }}
 }}
 """
 
@@ -34,13 +37,26 @@ class Nginx(ManagedServer):
     """Serves ``root`` read-only; Range requests and ETags come with nginx."""
 
     name = "nginx"
+    listen_flags = ""
 
     def __init__(self, workdir: Path, root: Path):
         super().__init__(workdir)
         self.root = Path(root)
 
+    def server_directives(self) -> str:
+        """Extra lines for the ``server`` block (the TLS variant adds its certificate)."""
+        return ""
+
     def command(self) -> list[str]:
         nginx = find_program("nginx", "/usr/sbin")
         conf = self.workdir / "nginx.conf"
-        conf.write_text(CONFIG.format(work=self.workdir, port=self.port, root=self.root))
+        conf.write_text(
+            CONFIG.format(
+                work=self.workdir,
+                port=self.port,
+                listen_flags=self.listen_flags,
+                root=self.root,
+                extra=self.server_directives(),
+            )
+        )
         return [nginx, "-p", str(self.workdir), "-c", str(conf)]

@@ -1,0 +1,1 @@
+"""One module per family of URL schemes; each is imported only when its scheme is used."""
