@@ -45,8 +45,8 @@ _register(
     "shub library oras",
     "apptainer",
     "ApptainerHandler",
-    "spython and an apptainer or singularity binary",
-    "pip install 'pegasus-lite[singularity]' and install apptainer",
+    "an apptainer or singularity binary",
+    "install apptainer",
 )
 _register(
     "gsiftp srm root xroot davs gsidavs",

@@ -271,3 +271,37 @@ def test_large_file_with_and_without_hashing(pegasus_transfer, tmp_path):
     assert run.rc == 0, run.stderr
     assert sha(tmp_path / "out" / "hashed") == digest
     assert sha(tmp_path / "out" / "plain") == digest
+
+
+def test_progress_display_on_a_terminal(files, tmp_path):
+    import pty
+    import subprocess
+
+    from tests.conftest import console_script
+
+    entries = [
+        transfer("file://%s/f%d" % (files, i), "file://%s/p/f%d" % (tmp_path, i), "f%d" % i)
+        for i in range(3)
+    ]
+    main, secondary = pty.openpty()
+    proc = subprocess.run(
+        console_script("pegasus-transfer"),
+        input=json.dumps(entries).encode(),
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        check=False,
+        timeout=60,
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert proc.returncode == 0
+    assert b"3/3 files" in shown
