@@ -113,6 +113,7 @@ class Engine:
         transfers = [e for e in entries if isinstance(e, Transfer)]
         removes = [e for e in entries if isinstance(e, Remove)]
         self.report.total_transfers = len(transfers)
+        self._preflight(entries)
         ok = True
         try:
             for batch, work in (
@@ -125,6 +126,17 @@ class Engine:
         finally:
             self.handlers.close()
         return ok
+
+    def _preflight(self, entries: list) -> None:
+        """Every scheme known, its library importable and its credentials readable, before a
+        single byte moves: a bad request fails whole, not halfway through."""
+        for entry in entries:
+            endpoints = (
+                entry.sources + entry.dests if isinstance(entry, Transfer) else [entry.target]
+            )
+            for endpoint in endpoints:
+                if not endpoint.url.is_local:
+                    self.handlers.get(endpoint)
 
     def _parallel(self, items: list, work) -> bool:
         if len(items) == 1 or self.threads == 1:
