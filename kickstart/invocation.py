@@ -139,6 +139,11 @@ class Invocation:
         self.integrity_blob = ""
         self.record = ""
 
+    @property
+    def checksums(self) -> dict[str, str]:
+        """lfn -> sha256 of the -s files that exist, as the record states them."""
+        return {e.lfn: e.sha256 for e in self.stat_after if e.sha256 is not None}
+
     def find(self, name: str) -> JobRun | None:
         return next((job for job in self.jobs if job.name == name), None)
 

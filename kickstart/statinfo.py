@@ -85,6 +85,8 @@ class FileEntry:
         self.lfn = lfn
         self.pfn = pfn
         self.output = output
+        self.size: int | None = None  # set by render(): what the record says
+        self.sha256: str | None = None
 
     def render(self, cwd: str, indent: str) -> tuple:
         """(lines, integrity_error).  Stat and hash happen here, after the job for -s."""
@@ -101,6 +103,7 @@ class FileEntry:
         lines.append("%slfn: %s" % (inner, quoted(self.lfn)))
         lines.append("%sfile_name: %s" % (inner, plain(os.fsdecode(path))))
         lines.extend(stat_lines(st, inner))
+        self.size = st.st_size
         if not self.output:
             return lines, False
         lines.append("%soutput: True" % inner)
@@ -110,6 +113,7 @@ class FileEntry:
         except OSError:
             lines.append("%sintegrity_error: %s" % (inner, quoted("failed creating a checksum")))
             return lines, True
+        self.sha256 = digest
         lines.append("%ssha256: %s" % (inner, digest))
         lines.append("%schecksum_timing: %.2f" % (inner, time.monotonic() - started))
         return lines, False

@@ -141,8 +141,17 @@ class Engine:
     def _parallel(self, items: list, work) -> bool:
         if len(items) == 1 or self.threads == 1:
             return all([work(item) for item in items])
-        with ThreadPoolExecutor(min(self.threads, len(items))) as pool:
-            return all(list(pool.map(work, items)))
+        pool = ThreadPoolExecutor(min(self.threads, len(items)))
+        try:
+            results = list(pool.map(work, items))
+        except BaseException:
+            # interrupted (a signal, a bad request): start nothing more and do not wait
+            # for transfers in flight; they see self.stop and end on their own
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return all(results)
 
     def _count(self, success: bool) -> None:
         with self.lock:

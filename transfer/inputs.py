@@ -118,6 +118,11 @@ def parse_json(text: str, env: dict[str, str] | None = None) -> list:
         doc = json.loads(text)
     except ValueError as exc:
         raise BadInput("the transfer list is not valid JSON: %s" % exc) from None
+    return parse_entries(doc, env)
+
+
+def parse_entries(doc: object, env: dict[str, str] | None = None) -> list:
+    """Entries from the decoded JSON (a list of dicts), as pegasus-lite builds them."""
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):

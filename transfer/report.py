@@ -108,7 +108,7 @@ class Report:
         self.finished = time.time()
         if self.progress and self.total_transfers:
             self._draw(final=True)
-        self._write_multipart()
+        self.write_multipart()
         attempts = self.attempts
         if not attempts:
             log.info("Stats: no local files in the transfer set")
@@ -139,7 +139,7 @@ class Report:
         else:
             log.critical("Some transfers failed! See above, and possibly stderr.")
 
-    def _write_multipart(self) -> None:
+    def write_multipart(self) -> None:
         directory = os.environ.get("PEGASUS_MULTIPART_DIR")
         if not directory or not self.attempts:
             return

@@ -1,0 +1,259 @@
+"""One job on the worker node, start to finish, in one process.
+
+The sequence is PegasusLite's: pick a work dir, stage in (checksums verified as the bytes
+arrive), run each task under kickstart (in-process), check the declared outputs, write the
+``.meta`` of their checksums, stage out, clean up.  stdout carries the kickstart records
+and the multipart blocks; stderr the log, ending with ``PegasusLite: exitcode N``.
+
+Exit code: the task's own; 71 when the wrapper itself failed (spec, work dir, staging,
+integrity, container, a missing output, stage-out), as Pegasus does; 128+n for signal n.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import kickstart
+from transfer import integrity
+
+from . import staging, workdir
+from .log import banner, log
+from .spec import JobSpec, SpecError, load
+
+WRAPPER_FAILED = 71
+VERSION = "5.1.3"  # the PegasusLite behaviour we reproduce
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class JobFailed(Exception):
+    """The wrapper could not do its part: exit 71 with this message."""
+
+
+class Interrupted(BaseException):
+    """TERM/INT/HUP arrived: stop now, clean up, exit 128+n."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def setup_transfer_log() -> None:
+    """The transfer engine's messages in PegasusLite's log format, on stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("pegasus-transfer")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+class Job:
+    def __init__(
+        self, spec_path: str, keep_workdir: bool = False, env: dict[str, str] | None = None
+    ):
+        self.spec_path = spec_path
+        self.keep_workdir = keep_workdir
+        self.env = dict(os.environ if env is None else env)
+        self.start_dir = os.getcwd()
+        self.spec: JobSpec | None = None
+        self.workdir: str | None = None
+        self.created_workdir = False
+        self.stager: staging.Stager | None = None
+        self.checksums: dict[str, str] = {}
+        self.records: list[str] = []
+
+    # -------------------------------------------------------------- signals
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.stager is not None:
+            self.stager.stop()
+        raise Interrupted(signum)
+
+    def _install_handlers(self) -> dict:
+        previous = {}
+        for signum in STOP_SIGNALS:
+            try:
+                previous[signum] = signal.signal(signum, self._on_signal)
+            except (OSError, ValueError):
+                pass
+        return previous
+
+    # -------------------------------------------------------------- the sequence
+
+    def run(self) -> int:
+        started = time.monotonic()
+        setup_transfer_log()
+        previous = self._install_handlers()
+        code = 0
+        try:
+            log("Job launched in directory %s" % self.start_dir)
+            log("PegasusLite: version %s (pegasus-lite %s)" % (VERSION, kickstart.__version__))
+            code = self._sequence()
+        except Interrupted as exc:
+            name = signal.Signals(exc.signum).name.replace("SIG", "")
+            log("Caught %s signal! Aborting..." % name)
+            code = 128 + exc.signum
+        except (SpecError, workdir.WorkDirError, JobFailed) as exc:
+            log("Error: %s" % exc)
+            code = WRAPPER_FAILED
+        finally:
+            try:
+                self._finish()
+            except Interrupted as exc:  # a second signal during cleanup: still clean up
+                code = code or 128 + exc.signum
+                self._finish()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            log("PegasusLite: runtime %d" % round(time.monotonic() - started))
+            sys.stderr.write("PegasusLite: exitcode %d\n" % code)
+            sys.stderr.flush()
+        return code
+
+    def _sequence(self) -> int:
+        self.spec = spec = load(self.spec_path)
+        banner("Setting up workdir")
+        self.workdir = workdir.pick(self.env)
+        self.created_workdir = True
+        log("Changing cwd to %s" % self.workdir)
+        os.chdir(self.workdir)
+        multipart = os.path.join(self.workdir, ".pegasus.multipart.d")
+        os.makedirs(multipart, exist_ok=True)
+        os.environ["PEGASUS_MULTIPART_DIR"] = multipart  # read by the transfer report
+        self.env["PEGASUS_MULTIPART_DIR"] = multipart
+
+        self.stager = staging.Stager(spec, self.env, meta_dir=self.start_dir)
+        banner("Staging in input data and executables")
+        if not self.stager.run(staging.stage_in_entries(spec, self.workdir)):
+            raise JobFailed("stage-in failed")
+        self._condorio_inputs()
+        if spec.checkpoints and not self.stager.run(
+            staging.checkpoint_in_entries(spec, self.workdir)
+        ):
+            log("No checkpoint to restart from (that is normal on a first try)")
+        self._set_executable_bits()
+
+        banner("Executing the user task")
+        code = 0
+        for index, task in enumerate(spec.tasks):
+            code = self._run_task(index, task)
+            if code != 0:
+                break
+        if code == 0:
+            self._check_outputs()
+            self._write_meta()
+            banner("Staging out output files")
+            entries = staging.stage_out_entries(spec.outputs, self.workdir, self.checksums)
+            if not self.stager.run(entries):
+                raise JobFailed("stage-out failed: the outputs did not all arrive")
+        else:
+            log("The task failed with exit code %d: outputs are not staged out" % code)
+        if spec.checkpoints:
+            self.stager.run(staging.stage_out_entries(spec.checkpoints, self.workdir, {}))
+        return code
+
+    def _condorio_inputs(self) -> None:
+        """Inputs with no source were put in the start dir by HTCondor: use them in place."""
+        for item in self.spec.inputs:
+            if item.sources:
+                continue
+            target = os.path.join(self.workdir, item.lfn)
+            origin = os.path.join(self.start_dir, item.lfn)
+            if not os.path.exists(origin):
+                raise JobFailed(
+                    "input %s was to be provided by the batch system, but is not in %s"
+                    % (item.lfn, self.start_dir)
+                )
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(origin, target)
+            if item.sha256:
+                actual = integrity.sha256_file(origin)
+                if actual != item.sha256:
+                    raise JobFailed(
+                        "input %s: sha256 %s, expected %s" % (item.lfn, actual, item.sha256)
+                    )
+
+    def _set_executable_bits(self) -> None:
+        for item in self.spec.inputs:
+            if item.executable:
+                path = os.path.join(self.workdir, item.lfn)
+                os.chmod(path, os.stat(path).st_mode | 0o111)
+
+    def _run_task(self, index: int, task) -> int:
+        spec = self.spec
+        if task.executable_lfn:
+            program = os.path.join(self.workdir, task.executable_lfn)
+        else:
+            program = task.executable_path
+        options = kickstart.Options(
+            transformation=task.transformation,
+            derivation=task.id or spec.job_id,
+            resource=spec.site,
+            wf_label=spec.workflow_name,
+            wf_stamp=spec.workflow_stamp,
+            no_machine=index > 0,
+            stat_before=["%s=%s" % (f.lfn, f.lfn) for f in spec.inputs],
+            stat_after=["%s=%s" % (f.lfn, f.lfn) for f in spec.outputs],
+            term_after=task.walltime,
+            kill_after=min(30.0, max(1.0, (task.walltime or 0) * 0.05)),
+            log=log,
+        )
+        env = dict(self.env)
+        env.update(task.environment)
+        inv = kickstart.run([program, *task.arguments], options, env=env)
+        sys.stdout.write(inv.record)
+        sys.stdout.flush()
+        self.checksums.update(inv.checksums)
+        if inv.job is not None and inv.job.signals:
+            raise Interrupted(inv.job.signals[0])
+        if inv.job is not None and inv.job.timed_out:
+            log("The task ran past its walltime of %s s and was stopped" % task.walltime)
+        return inv.exitcode
+
+    def _check_outputs(self) -> None:
+        missing = [
+            f.lfn for f in self.spec.outputs
+            if not f.optional and not os.path.exists(os.path.join(self.workdir, f.lfn))
+        ]  # fmt: skip
+        if missing:
+            raise JobFailed(
+                "declared output%s missing: %s"
+                % ("s" if len(missing) > 1 else "", ", ".join(missing))
+            )
+
+    def _write_meta(self) -> None:
+        """``<job>.meta`` in the start dir: the outputs' checksums, for the children to verify."""
+        entries = [
+            integrity.meta_entry(
+                f.lfn, self.checksums[f.lfn], 0.0, os.path.join(self.workdir, f.lfn)
+            )
+            for f in self.spec.outputs
+            if f.lfn in self.checksums
+        ]
+        if entries:
+            name = (self.spec.job_name or self.spec.job_id or "job") + ".meta"
+            integrity.write_meta(os.path.join(self.start_dir, name), entries)
+
+    def _finish(self) -> None:
+        """Multipart blocks to stdout, then the work dir goes (unless kept)."""
+        if self.workdir is None:
+            return
+        if self.stager is not None and self.stager.report.attempts:
+            self.stager.report.write_multipart()
+            self.stager.report.attempts = []
+        multipart = os.path.join(self.workdir, ".pegasus.multipart.d")
+        if os.path.isdir(multipart):
+            for name in sorted(os.listdir(multipart)):
+                with open(os.path.join(multipart, name), encoding="utf-8", errors="replace") as fh:
+                    sys.stdout.write("\n---------------pegasus-multipart\n" + fh.read())
+            sys.stdout.flush()
+        os.chdir(self.start_dir)
+        if self.created_workdir and not self.keep_workdir:
+            workdir.remove(self.workdir)
+        elif self.created_workdir:
+            log("Keeping the work directory %s" % self.workdir)
+        self.workdir = None

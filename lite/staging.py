@@ -1,0 +1,112 @@
+"""Stage-in and stage-out through the transfer engine, in this process."""
+
+from __future__ import annotations
+
+import os
+
+from transfer.credentials import Credentials
+from transfer.engine import Engine
+from transfer.handlers.base import Context
+from transfer.inputs import parse_entries
+from transfer.report import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .spec import InputFile, JobSpec, Location
+
+
+def _urls(locations: list[Location]) -> list[dict]:
+    return [location.as_transfer_url() for location in locations]
+
+
+def _entry(
+    lfn: str, sources: list[dict], dests: list[dict], linkage: str, sha256: str | None
+) -> dict:
+    entry = {
+        "type": "transfer",
+        "lfn": lfn,
+        "linkage": linkage,
+        "src_urls": sources,
+        "dest_urls": dests,
+    }
+    if sha256:
+        entry["checksum"] = sha256
+    return entry
+
+
+def _input_dest(item: InputFile, path: str) -> str:
+    local_only = all(loc.url.startswith(("file:", "/")) for loc in item.sources)
+    return ("symlink://" if item.symlink and local_only else "file://") + path
+
+
+def stage_in_entries(spec: JobSpec, workdir: str) -> list[dict]:
+    entries = []
+    for item in spec.inputs:
+        if not item.sources:
+            continue  # already in the work dir (HTCondor moved it: condorio)
+        dest = [{"url": _input_dest(item, os.path.join(workdir, item.lfn)), "site_label": "local"}]
+        entries.append(_entry(item.lfn, _urls(item.sources), dest, "input", item.sha256))
+    return entries
+
+
+def checkpoint_in_entries(spec: JobSpec, workdir: str) -> list[dict]:
+    return [
+        _entry(
+            c.lfn,
+            _urls(c.sources),
+            [{"url": "file://" + os.path.join(workdir, c.lfn), "site_label": "local"}],
+            "input",
+            None,
+        )
+        for c in spec.checkpoints
+        if c.sources
+    ]
+
+
+def stage_out_entries(files: list, workdir: str, checksums: dict[str, str]) -> list[dict]:
+    """One transfer per destination of every output (or checkpoint) present in the work dir."""
+    entries = []
+    for item in files:
+        path = os.path.join(workdir, item.lfn)
+        if not item.destinations or not os.path.exists(path):
+            continue
+        for dest in item.destinations:
+            source = [{"url": "file://" + path, "site_label": "local"}]
+            entries.append(
+                _entry(
+                    item.lfn, source, [dest.as_transfer_url()], "output", checksums.get(item.lfn)
+                )
+            )
+    return entries
+
+
+class Stager:
+    """Runs transfer lists with the job's settings; remembers every attempt for the record."""
+
+    def __init__(self, spec: JobSpec, env: dict[str, str], meta_dir: str):
+        self.spec = spec
+        self.env = env
+        self.meta_dir = meta_dir
+        self.report = Report(progress=False)
+        self.engine: Engine | None = None
+
+    def run(self, entries: list[dict]) -> bool:
+        if not entries:
+            return True
+        context = Context(self.env, Credentials(self.env), self.spec.transfer_threads, debug=False)
+        self.engine = Engine(
+            context,
+            max_attempts=self.spec.transfer_attempts,
+            threads=self.spec.transfer_threads,
+            report=self.report,
+            meta_dir=self.meta_dir,
+        )
+        try:
+            return self.engine.run(parse_entries(entries, self.env))
+        finally:
+            self.engine = None
+
+    def stop(self) -> None:
+        """From a signal handler: let in-flight transfers end, start no new ones."""
+        if self.engine is not None:
+            self.engine.stop.set()

@@ -1,0 +1,258 @@
+"""pegasus-lite runs a job spec end to end; Pegasus's own pegasus-exitcode judges the result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import console_script
+
+exitcode = pytest.importorskip("Pegasus.exitcode", reason="pegasus-wms is a test dependency")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class LiteRun:
+    def __init__(self, rc: int, out: Path, err: Path):
+        self.rc = rc
+        self.out_path = out
+        self.err_path = err
+        self.stdout = out.read_text()
+        self.stderr = err.read_text()
+
+    @property
+    def records(self) -> list[dict]:
+        text = self.stdout.split("\n---------------pegasus-multipart\n")[0]
+        return yaml.safe_load(text) or []
+
+    def pegasus_exitcode_accepts(self) -> bool:
+        """What DAGMan's POST script decides, with the success message PegasusLite jobs get."""
+        try:
+            exitcode.exitcode(
+                str(self.out_path),
+                dagman_job_status=self.rc,
+                rename=False,
+                success_messages=["PegasusLite: exitcode 0"],
+                generate_meta=False,
+            )
+        except exitcode.JobFailed:
+            return False
+        return True
+
+
+@pytest.fixture
+def job(tmp_path):
+    """job(spec_dict, env=None) runs pegasus-lite in a fresh 'HTCondor scratch' directory."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    wn_tmp = tmp_path / "wn"
+    wn_tmp.mkdir()
+
+    def run(spec: dict, env: dict | None = None, name: str = "job") -> LiteRun:
+        (scratch / "job.json").write_text(json.dumps(spec))
+        out, err = scratch / (name + ".out"), scratch / (name + ".err")
+        full_env = dict(os.environ, PEGASUS_WN_TMP=str(wn_tmp), PEGASUS_WN_TMP_MIN_SPACE="1")
+        full_env.update(env or {})
+        with open(out, "w") as fo, open(err, "w") as fe:
+            rc = subprocess.call(
+                [*console_script("pegasus-lite"), "job.json"],
+                cwd=scratch, stdout=fo, stderr=fe, env=full_env, timeout=120,
+            )  # fmt: skip
+        return LiteRun(rc, out, err)
+
+    run.scratch = scratch
+    run.wn_tmp = wn_tmp
+    return run
+
+
+def spec_for(tmp_path: Path, script: str, outputs=("out.txt",), **extra) -> dict:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "in.txt").write_text("some input\n")
+    spec = {
+        "version": 1,
+        "job": {"id": "ID0000001", "name": "job_ID0000001", "site": "condorpool",
+                "workflow": {"name": "diamond", "uuid": "wf-uuid", "stamp": "2026-11-21"}},
+        "tasks": [{"transformation": "demo::sh", "executable": {"path": "/bin/sh"},
+                   "arguments": ["-c", script]}],
+        "inputs": [{"lfn": "in.txt", "sha256": sha(data / "in.txt"),
+                    "sources": [{"url": "file://%s" % (data / "in.txt"), "site": "local"}]}],
+        "outputs": [{"lfn": name, "destinations": [{"url": "file://%s/out/%s" % (tmp_path, name)}]}
+                    for name in outputs],
+    }  # fmt: skip
+    spec.update(extra)
+    return spec
+
+
+def test_success(job, tmp_path):
+    run = job(spec_for(tmp_path, "wc -c < in.txt > out.txt"))
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "out" / "out.txt").read_text().strip() == "11"
+    assert run.stderr.rstrip().splitlines()[-1] == "PegasusLite: exitcode 0"
+    (record,) = run.records
+    assert record["transformation"] == "demo::sh"
+    assert record["derivation"] == "ID0000001"
+    assert record["files"]["in.txt"]["size"] == 11
+    assert record["files"]["out.txt"]["sha256"] == sha(tmp_path / "out" / "out.txt")
+    meta = json.loads((job.scratch / "job_ID0000001.meta").read_text())
+    assert meta[0]["_id"] == "out.txt"
+    assert meta[0]["_attributes"]["checksum.value"] == sha(tmp_path / "out" / "out.txt")
+    assert list(job.wn_tmp.iterdir()) == []  # work dir removed
+    assert run.pegasus_exitcode_accepts()
+
+
+def test_task_failure_keeps_its_exit_code(job, tmp_path):
+    run = job(spec_for(tmp_path, "echo partial > out.txt; exit 3"))
+    assert run.rc == 3
+    assert not (tmp_path / "out" / "out.txt").exists()
+    assert run.stderr.rstrip().endswith("PegasusLite: exitcode 3")
+    assert not run.pegasus_exitcode_accepts()
+
+
+def test_missing_output_is_a_wrapper_failure(job, tmp_path):
+    run = job(spec_for(tmp_path, "true"))
+    assert run.rc == 71
+    assert "declared output missing: out.txt" in run.stderr
+    assert not run.pegasus_exitcode_accepts()
+
+
+def test_optional_output_may_be_missing(job, tmp_path):
+    spec = spec_for(tmp_path, "true")
+    spec["outputs"][0]["optional"] = True
+    assert job(spec).rc == 0
+
+
+def test_input_checksum_mismatch_stops_before_the_task(job, tmp_path):
+    spec = spec_for(tmp_path, "touch ran; echo x > out.txt")
+    spec["inputs"][0]["sha256"] = "0" * 64
+    run = job(spec)
+    assert run.rc == 71
+    assert "stage-in failed" in run.stderr
+    assert run.records == []
+    assert not run.pegasus_exitcode_accepts()
+
+
+def test_stage_out_failure_fails_the_job(job, tmp_path):
+    spec = spec_for(tmp_path, "echo x > out.txt")
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where a directory is needed")
+    spec["outputs"][0]["destinations"] = [{"url": "file://%s/out.txt" % blocker}]
+    run = job(spec)
+    assert run.rc == 71
+    assert "stage-out failed" in run.stderr
+    assert not run.pegasus_exitcode_accepts()
+
+
+@pytest.mark.parametrize(
+    "broken, field",
+    [
+        ({"version": 2}, "spec.version"),
+        ({"tasks": []}, "spec.tasks"),
+        ({"inputs": [{"lfn": "../escape", "sources": [{"url": "/x"}]}]}, "spec.inputs[0].lfn"),
+        ({"outputs": [{"lfn": "/abs"}]}, "spec.outputs[0].lfn"),
+        ({"container": {"runtime": "lxc", "image": "x"}}, "spec.container.runtime"),
+        ({"surprise": 1}, "unknown field 'surprise'"),
+    ],
+)
+def test_bad_spec_names_the_field(job, tmp_path, broken, field):
+    spec = spec_for(tmp_path, "true")
+    spec.update(broken)
+    run = job(spec)
+    assert run.rc == 71
+    assert field in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_walltime_stops_the_task(job, tmp_path):
+    spec = spec_for(tmp_path, "sleep 30")
+    spec["tasks"][0]["walltime"] = 1
+    started = time.monotonic()
+    run = job(spec)
+    assert time.monotonic() - started < 25
+    assert run.rc == 14  # kickstart's timeout code, as a PegasusLite job reports it
+    assert run.records[0]["mainjob"]["status"]["timeout"] is True
+
+
+def test_clustered_tasks_run_in_order_each_with_a_record(job, tmp_path):
+    spec = spec_for(tmp_path, "echo one > out.txt")
+    spec["tasks"].append({"transformation": "demo::second", "executable": {"path": "/bin/sh"},
+                          "arguments": ["-c", "echo two >> out.txt"]})  # fmt: skip
+    run = job(spec)
+    assert run.rc == 0, run.stderr
+    assert [r["transformation"] for r in run.records] == ["demo::sh", "demo::second"]
+    assert "machine" in run.records[0] and "machine" not in run.records[1]
+    assert (tmp_path / "out" / "out.txt").read_text() == "one\ntwo\n"
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_term_during_the_task_stops_the_tree_and_cleans_up(job, tmp_path):
+    marker = tmp_path / "started"
+    script = "sleep 60 & echo $! > %s.child; touch %s; wait" % (marker, marker)
+    (job.scratch / "job.json").write_text(json.dumps(spec_for(tmp_path, script)))
+    env = dict(os.environ, PEGASUS_WN_TMP=str(job.wn_tmp), PEGASUS_WN_TMP_MIN_SPACE="1")
+    proc = subprocess.Popen(
+        [*console_script("pegasus-lite"), "job.json"], cwd=job.scratch, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(marker.exists)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err.rstrip().endswith("PegasusLite: exitcode 143")
+    record = yaml.safe_load(out.split("\n---------------pegasus-multipart\n")[0])[0]
+    assert record["mainjob"]["status"]["forwarded_signals"] == [15]
+    child = int(Path(str(marker) + ".child").read_text())
+    wait_for(lambda: not alive(child))
+    assert list(job.wn_tmp.iterdir()) == []
+
+
+def test_term_during_stage_in_is_never_exit_0(job, tmp_path):
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)
+    spec = spec_for(tmp_path, "true")
+    spec["inputs"][0]["sources"] = [{"url": "file://%s" % fifo}]
+    spec["inputs"][0].pop("sha256")
+    (job.scratch / "job.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PEGASUS_WN_TMP=str(job.wn_tmp), PEGASUS_WN_TMP_MIN_SPACE="1")
+    proc = subprocess.Popen(
+        [*console_script("pegasus-lite"), "job.json"], cwd=job.scratch, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "Staging in input data" not in seen and time.monotonic() < deadline:
+            seen += proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert "Caught TERM signal! Aborting..." in err
+    assert list(job.wn_tmp.iterdir()) == []
