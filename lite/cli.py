@@ -22,7 +22,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bundle_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pegasus-lite bundle",
+        description="Write the worker bundle: one executable zip (kickstart, transfer, "
+        "containers, lite, and pure-Python requests) that runs 'python3 OUT.pyz job.json'.",
+    )
+    parser.add_argument("out", help="where to write the .pyz")
+    parser.add_argument("--no-riders", action="store_true", help="leave out requests & co.")
+    args = parser.parse_args(argv)
+    from .bundle import build
+
+    included = build(args.out, riders=not args.no_riders)
+    sys.stderr.write("pegasus-lite: wrote %s with %s\n" % (args.out, ", ".join(included)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bundle"]:
+        return bundle_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .job import Job
 

@@ -18,6 +18,8 @@ import time
 
 import kickstart
 from transfer import integrity
+from transfer.errors import BadInput
+from transfer.urls import redact
 
 from . import staging, workdir
 from .log import banner, log
@@ -98,8 +100,8 @@ class Job:
             name = signal.Signals(exc.signum).name.replace("SIG", "")
             log("Caught %s signal! Aborting..." % name)
             code = 128 + exc.signum
-        except (SpecError, workdir.WorkDirError, JobFailed) as exc:
-            log("Error: %s" % exc)
+        except (SpecError, workdir.WorkDirError, JobFailed, BadInput) as exc:
+            log("Error: %s" % redact(str(exc)))
             code = WRAPPER_FAILED
         finally:
             try:

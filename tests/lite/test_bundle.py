@@ -1,0 +1,96 @@
+"""The worker bundle runs a job where nothing of ours is installed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import console_script
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "pegasus-lite.pyz"
+    subprocess.run([*console_script("pegasus-lite"), "bundle", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory):
+    """A virtual environment with nothing in it: no pip, no packages of ours or others'."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return str(venv / "bin" / "python")
+
+
+def test_bundle_holds_our_packages_and_no_compiled_code(bundle):
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+    assert "__main__.py" in names
+    for package in ("kickstart", "transfer", "containers", "lite", "requests", "urllib3"):
+        assert any(n.startswith(package + "/") for n in names), package
+    assert not [n for n in names if n.endswith((".so", ".pyc"))]
+
+
+@pytest.mark.server
+def test_bundle_runs_a_job_with_http_staging_in_a_bare_environment(
+    bundle,
+    bare_python,
+    nginx_server,
+    tmp_path,
+):
+    payload = b"input over http\n" * 1000
+    (nginx_server.root / "bundle-input.txt").write_bytes(payload)
+    spec = {
+        "version": 1,
+        "job": {"id": "ID1", "name": "bundled_ID1"},
+        "tasks": [{"executable": {"path": "/bin/sh"},
+                   "arguments": ["-c", "sha256sum in.txt | cut -c1-64 > digest.txt"]}],
+        "inputs": [{"lfn": "in.txt", "sha256": hashlib.sha256(payload).hexdigest(),
+                    "sources": [{"url": nginx_server.url + "/bundle-input.txt", "site": "web"}]}],
+        "outputs": [{"lfn": "digest.txt",
+                     "destinations": [{"url": "file://%s/out/digest.txt" % tmp_path}]}],
+    }  # fmt: skip
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PEGASUS_WN_TMP": str(tmp_path),
+        "PEGASUS_WN_TMP_MIN_SPACE": "1",
+    }
+    done = subprocess.run(
+        [bare_python, "-I", str(bundle), "job.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.rstrip().endswith("PegasusLite: exitcode 0")
+    digest = (tmp_path / "out" / "digest.txt").read_text().strip()
+    assert digest == hashlib.sha256(payload).hexdigest()
+
+
+def test_bundle_says_clearly_when_a_scheme_needs_a_missing_library(bundle, bare_python, tmp_path):
+    spec = {
+        "version": 1,
+        "tasks": [{"executable": {"path": "/bin/true"}}],
+        "inputs": [{"lfn": "x", "sources": [{"url": "s3://user@site/bucket/x"}]}],
+    }
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PEGASUS_WN_TMP": str(tmp_path),
+        "PEGASUS_WN_TMP_MIN_SPACE": "1",
+    }
+    done = subprocess.run(
+        [bare_python, "-I", str(bundle), "job.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 71
+    assert (
+        "s3:// URLs need boto3, which is not installed: pip install 'pegasus-lite[s3]'"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
