@@ -10,8 +10,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="pegasus-plan",
         description="Plan a Pegasus 5 workflow into HTCondor submit files and a DAG, or run it "
-        "on the local engine. Not built yet: this release ships only pegasus-kickstart.",
+        "on the local engine. Not built yet.",
     )
     parser.parse_known_args(argv)
-    sys.stderr.write("pegasus-plan: not built yet; only pegasus-kickstart is available\n")
+    sys.stderr.write("pegasus-plan: not built yet\n")
     return 1
