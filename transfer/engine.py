@@ -414,11 +414,12 @@ class Engine:
         expected: str | None,
         attempt: Attempt,
     ) -> None:
-        source_handler = self._capable(src, "can_get")
+        source_handler = self.handlers.get(src)
         dest_handler = self.handlers.get(dest)
         if source_handler is dest_handler and source_handler.can_copy and not expected:
-            source_handler.copy(src, dest)
+            source_handler.copy(src, dest)  # server side: the bytes never come here
             return
+        self._require(source_handler, "can_get", src)
         # two-stage: through a local temporary file
         fd, tmp = tempfile.mkstemp(prefix="pegasus-transfer-", suffix=".data")
         os.close(fd)
