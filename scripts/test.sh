@@ -3,8 +3,14 @@
 # servers) and run lint plus the whole test suite.  Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Servers the tests start on 127.0.0.1 (tests/servers/).
-apt_install nginx openssh-server openssh-client openssl
+# Servers the tests start on 127.0.0.1 (tests/servers/): nginx (http, https, webdav), sshd,
+# a Docker engine and registry with a debootstrapped test image, xrootd and GridFTP driven
+# through gfal2.
+apt_install nginx openssh-server openssh-client openssl \
+    docker.io docker-registry debootstrap \
+    xrootd-server xrootd-client globus-gridftp-server-progs globus-proxy-utils \
+    globus-gass-copy-progs gfal2 gfal2-util-scripts python3-gfal2 python3-gfal2-util \
+    gfal2-plugin-gridftp gfal2-plugin-xrootd gfal2-plugin-file
 ensure_venv test
 
 cd "$ROOT"

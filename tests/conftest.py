@@ -11,6 +11,9 @@ import pytest
 from tests.servers import start_or_skip
 from tests.servers.nginx import Nginx
 
+# Docker engine, registry, test image, xrootd and GridFTP: session fixtures for every test.
+pytest_plugins = ["tests.servers.fixtures_docker"]
+
 
 @pytest.fixture(scope="session")
 def nginx_server(tmp_path_factory):
