@@ -315,6 +315,7 @@ def _run(inv: Invocation, opened: list[int]) -> None:
             kill_after=options.kill_after,
             forward_signals=options.forward_signals,
             log=options.log,
+            on_signal=options.on_signal,
         )
         inv.jobs.append(JobRun(name, job_argv, path, result))
         return result

@@ -78,6 +78,12 @@ class Options:
         self.forward_signals = True
         self.expand_arguments = True  # $VAR / ${VAR} in arguments, as the C tool
         self.log = None  # callable(str) for progress lines (timeouts); the CLI uses stderr
+        # Hooks for callers that use kickstart as a library (pegasus-lite), all off by default:
+        # extra_sections() runs as the record is rendered, after the job ended, and returns
+        # a dict (rendered as YAML under the invocation) or ready record lines;
+        # on_signal(signum, pgid) runs after a received signal was forwarded to the job.
+        self.extra_sections = None
+        self.on_signal = None
         for key, value in kwargs.items():
             if not hasattr(self, key):
                 raise TypeError("unknown kickstart option %r" % key)

@@ -14,7 +14,7 @@ from .machine import machine_lines
 from .runner import signal
 from .stamps import iso_ms
 from .statinfo import group_name, stat_lines, user_name
-from .yamlfmt import block, plain, quoted
+from .yamlfmt import block, mapping_lines, plain, quoted
 
 TYPE_CHECKING = False  # typing costs milliseconds of start-up
 if TYPE_CHECKING:
@@ -243,4 +243,21 @@ def render(inv: Invocation) -> str:
         out.extend(environ.environment_lines(inv.env, "    "))
         out.append("  limits:")
         out.extend(environ.limits_lines("    "))
+    if opts.extra_sections is not None:
+        out.extend(_extra_lines(inv))
     return "\n".join(out) + "\n"
+
+
+def _extra_lines(inv: Invocation) -> list[str]:
+    """The caller's own sections (Options.extra_sections): a dict, or ready lines."""
+    try:
+        extra = inv.options.extra_sections()
+    except Exception as exc:  # a broken extension must not cost the record
+        if inv.options.log is not None:
+            inv.options.log("record extension failed: %s" % exc)
+        return []
+    if not extra:
+        return []
+    if isinstance(extra, dict):
+        return mapping_lines(extra, "  ")
+    return [str(line) for line in extra]

@@ -58,10 +58,11 @@ class JobResult:
 class _Forwarder:
     """Passes TERM/INT/QUIT/HUP on to the job's process group while it runs."""
 
-    def __init__(self, result: JobResult):
+    def __init__(self, result: JobResult, on_signal: Callable | None = None):
         self.result = result
         self.pgid = 0
         self.previous: dict = {}
+        self.on_signal = on_signal
 
     def install(self) -> None:
         for signum in FORWARDED_SIGNALS:
@@ -76,6 +77,8 @@ class _Forwarder:
         self.result.signals.append(signum)
         if self.pgid:
             _killpg(self.pgid, signum)
+        if self.on_signal is not None:
+            self.on_signal(signum, self.pgid)
 
     def restore(self) -> None:
         for signum, handler in self.previous.items():
@@ -156,6 +159,7 @@ def run_program(
     kill_after: float = 5.0,
     forward_signals: bool = True,
     log: Logger | None = None,
+    on_signal: Callable | None = None,
 ) -> JobResult:
     """Run ``path`` with ``argv`` and wait.  ``stdio`` holds the fds for 0, 1, 2 (None = ours)."""
     result = JobResult()
@@ -164,7 +168,7 @@ def run_program(
         for target, fd in enumerate(stdio)
         if fd is not None and fd != target
     ]
-    forwarder = _Forwarder(result)
+    forwarder = _Forwarder(result, on_signal)
     if forward_signals:
         forwarder.install()
     try:
@@ -188,6 +192,8 @@ def run_program(
         forwarder.pgid = pid
         for signum in result.signals:  # arrived between install and spawn
             _killpg(pid, signum)
+            if on_signal is not None:
+                on_signal(signum, pid)
         result.status, result.rusage = _wait_exit(
             pid, result, term_after, kill_after, log or _quiet
         )

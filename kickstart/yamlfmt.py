@@ -96,3 +96,65 @@ def block(text: str, indent: str) -> str:
         header, body = "|-", text
     lines = body.split("\n")
     return " " + header + "\n" + "\n".join(indent + line if line else "" for line in lines)
+
+
+def scalar(value: object) -> str:
+    """One value of a record extension: bool, None, int, float or string."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "%d" % value
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        if "e" in text and "." not in text:  # YAML 1.1 reads 1e-07 as a string
+            text = text.replace("e", ".0e")
+        return text
+    return plain(str(value))
+
+
+def mapping_lines(mapping: dict, indent: str) -> list[str]:
+    """A nested dict (values: scalars, lists, dicts) as block YAML lines at ``indent``."""
+    out = []
+    for key, value in mapping.items():
+        name = plain(str(key))
+        if isinstance(value, dict):
+            if value:
+                out.append("%s%s:" % (indent, name))
+                out.extend(mapping_lines(value, indent + "  "))
+            else:
+                out.append("%s%s: {}" % (indent, name))
+        elif isinstance(value, (list, tuple)):
+            if value:
+                out.append("%s%s:" % (indent, name))
+                out.extend(_item_lines(value, indent + "  "))
+            else:
+                out.append("%s%s: []" % (indent, name))
+        else:
+            out.append("%s%s: %s" % (indent, name, scalar(value)))
+    return out
+
+
+def _item_lines(items: list | tuple, indent: str) -> list[str]:
+    out = []
+    for item in items:
+        if isinstance(item, dict) and item:
+            lines = mapping_lines(item, indent + "  ")
+            lines[0] = indent + "- " + lines[0][len(indent) + 2 :]
+            out.extend(lines)
+        elif isinstance(item, (list, tuple)) and item:
+            lines = _item_lines(item, indent + "  ")
+            lines[0] = indent + "- " + lines[0][len(indent) + 2 :]
+            out.extend(lines)
+        elif isinstance(item, dict):
+            out.append("%s- {}" % indent)
+        elif isinstance(item, (list, tuple)):
+            out.append("%s- []" % indent)
+        else:
+            out.append("%s- %s" % (indent, scalar(item)))
+    return out

@@ -68,6 +68,8 @@ class Job:
         self.stager: staging.Stager | None = None
         self.checksums: dict[str, str] = {}
         self.records: list[str] = []
+        self.runtime = None  # containers.Runtime when the job runs in a container
+        self.image: str | None = None  # what the runtime runs
 
     # -------------------------------------------------------------- signals
 
@@ -129,8 +131,13 @@ class Job:
         self.env["PEGASUS_MULTIPART_DIR"] = multipart
 
         self.stager = staging.Stager(spec, self.env, meta_dir=self.start_dir)
+        if spec.container is not None:
+            self._prepare_container()
         banner("Staging in input data and executables")
-        if not self.stager.run(staging.stage_in_entries(spec, self.workdir)):
+        entries = [
+            e for e in staging.stage_in_entries(spec, self.workdir) if e["lfn"] != self._image_lfn
+        ]
+        if not self.stager.run(entries):
             raise JobFailed("stage-in failed")
         self._condorio_inputs()
         if spec.checkpoints and not self.stager.run(
@@ -161,7 +168,7 @@ class Job:
     def _condorio_inputs(self) -> None:
         """Inputs with no source were put in the start dir by HTCondor: use them in place."""
         for item in self.spec.inputs:
-            if item.sources:
+            if item.sources or item.lfn == self._image_lfn:
                 continue
             target = os.path.join(self.workdir, item.lfn)
             origin = os.path.join(self.start_dir, item.lfn)
@@ -198,15 +205,18 @@ class Job:
             wf_label=spec.workflow_name,
             wf_stamp=spec.workflow_stamp,
             no_machine=index > 0,
-            stat_before=["%s=%s" % (f.lfn, f.lfn) for f in spec.inputs],
+            stat_before=["%s=%s" % (f.lfn, f.lfn) for f in spec.inputs if f.lfn != self._image_lfn],
             stat_after=["%s=%s" % (f.lfn, f.lfn) for f in spec.outputs],
             term_after=task.walltime,
             kill_after=min(30.0, max(1.0, (task.walltime or 0) * 0.05)),
             log=log,
         )
-        env = dict(self.env)
-        env.update(task.environment)
-        inv = kickstart.run([program, *task.arguments], options, env=env)
+        if self.runtime is not None:
+            inv = self._run_in_container(task, [program, *task.arguments], options)
+        else:
+            env = dict(self.env)
+            env.update(task.environment)
+            inv = kickstart.run([program, *task.arguments], options, env=env)
         sys.stdout.write(inv.record)
         sys.stdout.flush()
         self.checksums.update(inv.checksums)
@@ -215,6 +225,82 @@ class Job:
         if inv.job is not None and inv.job.timed_out:
             log("The task ran past its walltime of %s s and was stopped" % task.walltime)
         return inv.exitcode
+
+    # -------------------------------------------------------------- containers
+
+    @property
+    def _image_lfn(self) -> str | None:
+        """The container image file: staged by the runtime (only on a cache miss)."""
+        container = self.spec.container if self.spec is not None else None
+        return container.image_lfn if container is not None else None
+
+    def _prepare_container(self) -> None:
+        import containers
+
+        container = self.spec.container
+        banner("Setting up the container image")
+        try:
+            self.runtime = containers.get_runtime(container.runtime, self.env)
+            self.image = self.runtime.prepare(container, self.workdir, log, fetch=self._fetch_image)
+        except containers.ContainerError as exc:
+            raise JobFailed("container: %s" % exc) from None
+
+    def _fetch_image(self) -> None:
+        """Stage the image file (a cache miss): through the transfer engine, its sha256
+        verified as the bytes arrive, or from the start dir when HTCondor brought it."""
+        container = self.spec.container
+        lfn = container.image_lfn
+        item = next((f for f in self.spec.inputs if f.lfn == lfn), None)
+        expected = (item.sha256 if item is not None else None) or container.sha256
+        target = os.path.join(self.workdir, lfn)
+        if item is not None and item.sources:
+            log("Staging in the container image %s" % lfn)
+            dest = [{"url": staging._input_dest(item, target), "site_label": "local"}]
+            entry = staging._entry(lfn, staging._urls(item.sources), dest, "input", expected)
+            if not self.stager.run([entry]):
+                raise JobFailed("stage-in of the container image %s failed" % lfn)
+            return
+        origin = os.path.join(self.start_dir, lfn)
+        if not os.path.exists(origin):
+            return  # not staged: the runtime pulls the image instead
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(origin, target)
+        if expected:
+            actual = integrity.sha256_file(origin)
+            if actual != expected:
+                raise JobFailed(
+                    "container file %s: sha256 %s, expected %s" % (lfn, actual, expected)
+                )
+
+    def _run_in_container(self, task, argv: list[str], options) -> kickstart.Invocation:
+        """kickstart runs the runtime's command on the host; the task runs inside."""
+        import containers
+        from kickstart.argexpand import expand_arguments
+
+        runtime = self.runtime
+        env = {"HOME": self.workdir, "PEGASUS_MULTIPART_DIR": self.env["PEGASUS_MULTIPART_DIR"]}
+        env.update(task.environment)
+        argv = expand_arguments(argv, env)  # $VAR means the container's variable
+        options.expand_arguments = False
+        name = runtime.new_name(self.spec.job_name or self.spec.job_id)
+        try:
+            cmd = runtime.command(self.image, argv, self.workdir, env, self.spec.container, name)
+        except containers.ContainerError as exc:
+            raise JobFailed("container: %s" % exc) from None
+        options.extra_sections = lambda: {"container": runtime.record_section(name, argv)}
+        stopper = _Stopper(runtime, name, max(5.0, options.kill_after))
+        options.on_signal = stopper
+        try:
+            return kickstart.run(cmd, options, env=runtime.host_env(env, self.env))
+        finally:
+            stopper.cancel()
+            # a second signal now must not leave the container behind: it waits until
+            # the container is gone, then arrives
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                runtime.cleanup(name)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def _check_outputs(self) -> None:
         missing = [
@@ -242,6 +328,8 @@ class Job:
 
     def _finish(self) -> None:
         """Multipart blocks to stdout, then the work dir goes (unless kept)."""
+        if self.runtime is not None:
+            self.runtime.close()
         if self.workdir is None:
             return
         if self.stager is not None and self.stager.report.attempts:
@@ -259,3 +347,37 @@ class Job:
         elif self.created_workdir:
             log("Keeping the work directory %s" % self.workdir)
         self.workdir = None
+
+
+class _Stopper:
+    """A signal reached the container's process (kickstart forwarded it): if the container
+    has not ended ``grace`` seconds later, kill it and the runtime's process."""
+
+    def __init__(self, runtime, name: str, grace: float):
+        self.runtime = runtime
+        self.name = name
+        self.grace = grace
+        self.timer = None  # threading.Timer, once a signal came
+
+    def __call__(self, signum: int, pgid: int) -> None:
+        if self.timer is not None:
+            return
+        import threading
+
+        self.timer = threading.Timer(self.grace, self._kill, (pgid,))
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _kill(self, pgid: int) -> None:
+        log("The container %s did not stop within %g s of the signal: killing it"
+            % (self.name, self.grace))  # fmt: skip
+        self.runtime.stop(self.name)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()

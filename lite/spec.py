@@ -19,7 +19,7 @@ Example (``version`` 1)::
       }],
       "container": {"runtime": "docker", "image": "docker://127.0.0.1:5000/img:1",
                     "image_lfn": "img.tar", "sha256": "...", "mounts": ["/data:/data:ro"],
-                    "gpus": false},
+                    "gpus": false, "options": ["--shm-size", "1g"]},
       "inputs": [{"lfn": "keg", "executable": true,
                   "sources": [{"url": "file:///bin/keg", "site": "local"}]},
                  {"lfn": "f.a", "sha256": "...", "symlink": true,
@@ -29,6 +29,15 @@ Example (``version`` 1)::
       "checkpoints": [{"lfn": "state.ckpt", "sources": [...], "destinations": [...]}],
       "transfer": {"attempts": 3, "threads": 4}
     }
+
+``container``: ``runtime`` is docker, podman, apptainer or singularity.  ``image`` is the
+reference to pull when the node has no copy (``docker://host/name:tag``, ``library://...``;
+a path for apptainer).  ``image_lfn`` names the image file (a ``docker save`` tar, or a SIF
+for apptainer), usually also listed in ``inputs`` with its sources: it is staged only when
+the node's image cache does not already hold the image.  ``sha256`` is that file's checksum
+or, with no ``image_lfn``, the pulled image's ID or manifest digest.  ``mounts`` are extra
+``host:container[:options]`` binds, ``gpus`` asks for every GPU, ``options`` are appended
+to the engine's run command.
 """
 
 from __future__ import annotations
@@ -263,6 +272,14 @@ class JobSpec:
                 if f.lfn in seen:
                     raise SpecError("%s: %r is also %s" % (where, f.lfn, seen[f.lfn]))
                 seen[f.lfn] = where
+        container = self.container
+        if container is not None and container.image_lfn and container.sha256:
+            for i, f in enumerate(self.inputs):
+                if f.lfn == container.image_lfn and f.sha256 and f.sha256 != container.sha256:
+                    raise SpecError(
+                        "spec.container.sha256: differs from spec.inputs[%d].sha256, the same "
+                        "file %r" % (i, f.lfn)
+                    )
         for task_index, task in enumerate(self.tasks):
             if task.executable_lfn and not any(f.lfn == task.executable_lfn for f in self.inputs):
                 raise SpecError(
