@@ -17,9 +17,7 @@ import sys
 import time
 
 import kickstart
-from transfer import integrity
 from transfer.errors import BadInput
-from transfer.urls import redact
 
 from . import staging, workdir
 from .log import banner, log
@@ -52,6 +50,18 @@ def setup_transfer_log() -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.WARNING)
     logger.propagate = False
+
+
+def _redacted(exc: BaseException) -> str:
+    from transfer.urls import redact  # re costs start-up; only errors need it
+
+    return redact(str(exc))
+
+
+def _integrity():
+    from transfer import integrity  # hashlib's OpenSSL loads in ~6 ms: only when needed
+
+    return integrity
 
 
 class Job:
@@ -103,7 +113,7 @@ class Job:
             log("Caught %s signal! Aborting..." % name)
             code = 128 + exc.signum
         except (SpecError, workdir.WorkDirError, JobFailed, BadInput) as exc:
-            log("Error: %s" % redact(str(exc)))
+            log("Error: %s" % _redacted(exc))
             code = WRAPPER_FAILED
         finally:
             try:
@@ -180,7 +190,7 @@ class Job:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(origin, target)
             if item.sha256:
-                actual = integrity.sha256_file(origin)
+                actual = _integrity().sha256_file(origin)
                 if actual != item.sha256:
                     raise JobFailed(
                         "input %s: sha256 %s, expected %s" % (item.lfn, actual, item.sha256)
@@ -255,8 +265,8 @@ class Job:
         target = os.path.join(self.workdir, lfn)
         if item is not None and item.sources:
             log("Staging in the container image %s" % lfn)
-            dest = [{"url": staging._input_dest(item, target), "site_label": "local"}]
-            entry = staging._entry(lfn, staging._urls(item.sources), dest, "input", expected)
+            dest = [{"url": staging.input_dest(item, target), "site_label": "local"}]
+            entry = staging.entry(lfn, staging.urls(item.sources), dest, "input", expected)
             if not self.stager.run([entry]):
                 raise JobFailed("stage-in of the container image %s failed" % lfn)
             return
@@ -266,7 +276,7 @@ class Job:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(origin, target)
         if expected:
-            actual = integrity.sha256_file(origin)
+            actual = _integrity().sha256_file(origin)
             if actual != expected:
                 raise JobFailed(
                     "container file %s: sha256 %s, expected %s" % (lfn, actual, expected)
@@ -316,7 +326,7 @@ class Job:
     def _write_meta(self) -> None:
         """``<job>.meta`` in the start dir: the outputs' checksums, for the children to verify."""
         entries = [
-            integrity.meta_entry(
+            _integrity().meta_entry(
                 f.lfn, self.checksums[f.lfn], 0.0, os.path.join(self.workdir, f.lfn)
             )
             for f in self.spec.outputs
@@ -324,7 +334,7 @@ class Job:
         ]
         if entries:
             name = (self.spec.job_name or self.spec.job_id or "job") + ".meta"
-            integrity.write_meta(os.path.join(self.start_dir, name), entries)
+            _integrity().write_meta(os.path.join(self.start_dir, name), entries)
 
     def _finish(self) -> None:
         """Multipart blocks to stdout, then the work dir goes (unless kept)."""
@@ -332,7 +342,7 @@ class Job:
             self.runtime.close()
         if self.workdir is None:
             return
-        if self.stager is not None and self.stager.report.attempts:
+        if self.stager is not None and self.stager.report and self.stager.report.attempts:
             self.stager.report.write_multipart()
             self.stager.report.attempts = []
         multipart = os.path.join(self.workdir, ".pegasus.multipart.d")

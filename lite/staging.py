@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import os
 
-from transfer.credentials import Credentials
-from transfer.engine import Engine
-from transfer.handlers.base import Context
-from transfer.inputs import parse_entries
-from transfer.report import Report
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from transfer.report import Report
+
     from .spec import InputFile, JobSpec, Location
 
 
-def _urls(locations: list[Location]) -> list[dict]:
+def urls(locations: list[Location]) -> list[dict]:
     return [location.as_transfer_url() for location in locations]
 
 
-def _entry(
+def entry(
     lfn: str, sources: list[dict], dests: list[dict], linkage: str, sha256: str | None
 ) -> dict:
     entry = {
@@ -34,7 +30,7 @@ def _entry(
     return entry
 
 
-def _input_dest(item: InputFile, path: str) -> str:
+def input_dest(item: InputFile, path: str) -> str:
     local_only = all(loc.url.startswith(("file:", "/")) for loc in item.sources)
     return ("symlink://" if item.symlink and local_only else "file://") + path
 
@@ -44,16 +40,16 @@ def stage_in_entries(spec: JobSpec, workdir: str) -> list[dict]:
     for item in spec.inputs:
         if not item.sources:
             continue  # already in the work dir (HTCondor moved it: condorio)
-        dest = [{"url": _input_dest(item, os.path.join(workdir, item.lfn)), "site_label": "local"}]
-        entries.append(_entry(item.lfn, _urls(item.sources), dest, "input", item.sha256))
+        dest = [{"url": input_dest(item, os.path.join(workdir, item.lfn)), "site_label": "local"}]
+        entries.append(entry(item.lfn, urls(item.sources), dest, "input", item.sha256))
     return entries
 
 
 def checkpoint_in_entries(spec: JobSpec, workdir: str) -> list[dict]:
     return [
-        _entry(
+        entry(
             c.lfn,
-            _urls(c.sources),
+            urls(c.sources),
             [{"url": "file://" + os.path.join(workdir, c.lfn), "site_label": "local"}],
             "input",
             None,
@@ -73,26 +69,35 @@ def stage_out_entries(files: list, workdir: str, checksums: dict[str, str]) -> l
         for dest in item.destinations:
             source = [{"url": "file://" + path, "site_label": "local"}]
             entries.append(
-                _entry(
-                    item.lfn, source, [dest.as_transfer_url()], "output", checksums.get(item.lfn)
-                )
+                entry(item.lfn, source, [dest.as_transfer_url()], "output", checksums.get(item.lfn))
             )
     return entries
 
 
 class Stager:
-    """Runs transfer lists with the job's settings; remembers every attempt for the record."""
+    """Runs transfer lists with the job's settings; remembers every attempt for the record.
+
+    The transfer engine is imported on first use: a job with nothing to stage (a container
+    job whose image is cached, say) does not pay for it."""
 
     def __init__(self, spec: JobSpec, env: dict[str, str], meta_dir: str):
         self.spec = spec
         self.env = env
         self.meta_dir = meta_dir
-        self.report = Report(progress=False)
-        self.engine: Engine | None = None
+        self.report: Report | None = None
+        self.engine = None
 
     def run(self, entries: list[dict]) -> bool:
         if not entries:
             return True
+        from transfer.credentials import Credentials
+        from transfer.engine import Engine
+        from transfer.handlers.base import Context
+        from transfer.inputs import parse_entries
+        from transfer.report import Report
+
+        if self.report is None:
+            self.report = Report(progress=False)
         context = Context(self.env, Credentials(self.env), self.spec.transfer_threads, debug=False)
         self.engine = Engine(
             context,
