@@ -60,8 +60,10 @@ class DockerHandler(Handler):
         reference = image_reference(src)
         repository, tag = split_reference(reference)
         try:
-            image = self.client.images.pull(repository, tag=tag)
-            for chunk in image.save(chunk_size=CHUNK, named=True):
+            self.client.images.pull(repository, tag=tag)
+            # save by the name asked for, so the tar's RepoTags hold exactly that reference
+            # (Image.save(named=True) takes the image's first tag, whatever it is)
+            for chunk in self.client.api.get_image(reference, chunk_size=CHUNK):
                 sink.write(chunk)
         except docker.errors.ImageNotFound:
             raise NotFound("image %s not found" % reference) from None
