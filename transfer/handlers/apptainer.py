@@ -17,7 +17,6 @@ import tempfile
 from ..errors import AccessDenied, MissingDependency, NotFound, RetryableError
 from .base import Handler
 
-CHUNK = 4 << 20
 PULL_TIMEOUT = 6 * 3600
 
 
@@ -73,9 +72,4 @@ class ApptainerHandler(Handler):
                 if any(word in lowered for word in ("unauthorized", "denied", "forbidden")):
                     raise AccessDenied(message)
                 raise RetryableError(message)
-            with open(image, "rb") as fh:
-                while True:
-                    chunk = fh.read(CHUNK)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
+            sink.absorb(image)

@@ -250,12 +250,7 @@ class GfalHandler(Handler):
             else:
                 args = ["gfal-copy", "-f", "-p", "-t", str(TIMEOUT), "-T", str(TIMEOUT)]
                 self._run([*args, source, target], self._env(src), what)
-            with open(local, "rb") as fh:  # read once, streamed into the sink
-                while True:
-                    chunk = fh.read(CHUNK)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
+            sink.absorb(local)  # read once, hashed as it is copied in
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -121,17 +121,11 @@ class PelicanHandler(Handler):
             local = os.path.join(workdir, src.url.name or "data")
             self._run([*self.get_command, self._url(src), local], what)
             try:
-                fh = open(local, "rb")  # noqa: SIM115 - closed below
+                sink.absorb(local)  # read once, hashed as it is copied in
             except FileNotFoundError:
                 raise RetryableError(
                     "%s: %s reported success but wrote nothing" % (what, self.program)
                 ) from None
-            with fh:  # read once, streamed into the sink
-                while True:
-                    chunk = fh.read(CHUNK)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
