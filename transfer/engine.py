@@ -235,33 +235,8 @@ class Engine:
                         "%s: not attempted: too many other transfers failed", transfer.describe()
                     )
                     return False
-                attempt = Attempt(transfer, src, dest)
-                started = time.monotonic()
-                mismatch = False
-                try:
-                    self._copy(transfer, src, dest, expected, attempt)
-                    attempt.success = True
-                except ChecksumMismatch as exc:
-                    last_error = describe_error(exc)
-                    attempt.error = last_error
-                    mismatch = True
-                except PermanentError as exc:
-                    last_error = describe_error(exc)
-                    attempt.error = last_error
-                    live.remove(src)
-                except BadInput:
-                    raise
-                except TransferError as exc:
-                    last_error = describe_error(exc)
-                    attempt.error = last_error
-                    retry_after = max(retry_after or 0, exc.retry_after or 0) or None
-                except Exception as exc:  # a library's own error: assume it may pass
-                    last_error = "%s: %s" % (type(exc).__name__, describe_error(exc))
-                    attempt.error = last_error
-                finally:
-                    attempt.duration = time.monotonic() - started
-                    self.report.add(attempt)
-                if attempt.success:
+                attempt, exc = self._attempt(transfer, src, dest, expected)
+                if exc is None:
                     log.debug(
                         "%s: %d bytes in %.3f s",
                         transfer.describe(),
@@ -269,12 +244,17 @@ class Engine:
                         attempt.duration,
                     )
                     return True
+                last_error = attempt.error
                 log.warning(
                     "%s (%s -> %s) failed on try %d: %s",
-                    transfer.lfn or "transfer", src.url, dest.url, round_number, attempt.error,
+                    transfer.lfn or "transfer", src.url, dest.url, round_number, last_error,
                 )  # fmt: skip
-                if mismatch:
+                if isinstance(exc, ChecksumMismatch):
                     return self._refetch(transfer, src, dest, expected)
+                if isinstance(exc, PermanentError):
+                    live.remove(src)
+                elif isinstance(exc, TransferError):
+                    retry_after = max(retry_after or 0, exc.retry_after or 0) or None
             if not live or round_number == self.max_attempts:
                 break
             if self.stop.wait(backoff(round_number, retry_after)):
@@ -282,22 +262,38 @@ class Engine:
         log.error("%s: giving up: %s", transfer.describe(), last_error)
         return False
 
+    def _attempt(
+        self, transfer: Transfer, src: Endpoint, dest: Endpoint, expected: str | None
+    ) -> tuple[Attempt, Exception | None]:
+        """One try, timed and reported; the error it ended with, if any (BadInput escapes:
+        the whole request is wrong).  A library's own exception counts as transient."""
+        attempt = Attempt(transfer, src, dest)
+        started = time.monotonic()
+        error = None
+        try:
+            self._copy(transfer, src, dest, expected, attempt)
+            attempt.success = True
+        except BadInput:
+            raise
+        except TransferError as exc:
+            error = exc
+            attempt.error = describe_error(exc)
+        except Exception as exc:
+            error = exc
+            attempt.error = "%s: %s" % (type(exc).__name__, describe_error(exc))
+        finally:
+            attempt.duration = time.monotonic() - started
+            self.report.add(attempt)
+        return attempt, error
+
     def _refetch(
         self, transfer: Transfer, src: Endpoint, dest: Endpoint, expected: str | None
     ) -> bool:
         """A checksum mismatch is worth exactly one immediate re-fetch of the same source."""
-        attempt = Attempt(transfer, src, dest)
-        started = time.monotonic()
-        try:
-            self._copy(transfer, src, dest, expected, attempt)
-            attempt.success = True
-        except Exception as exc:
-            attempt.error = describe_error(exc)
+        attempt, error = self._attempt(transfer, src, dest, expected)
+        if error is not None:
             log.error("%s: giving up after a re-fetch: %s", transfer.describe(), attempt.error)
-        finally:
-            attempt.duration = time.monotonic() - started
-            self.report.add(attempt)
-        return attempt.success
+        return error is None
 
     # ------------------------------------------------------------------ one copy
 
