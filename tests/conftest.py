@@ -16,6 +16,15 @@ pytest_plugins = ["tests.servers.fixtures_docker"]
 
 
 @pytest.fixture(scope="session")
+def images(docker_engine, test_image, tmp_path_factory):
+    """images(name) -> LocalImage: images of our own made from the test image, which a test
+    may remove from the engine and watch being loaded again (tests/containers/images.py)."""
+    from tests.containers.images import make_images
+
+    yield from make_images(docker_engine, test_image, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def nginx_server(tmp_path_factory):
     """nginx on 127.0.0.1 serving ``server.root`` (a fresh directory)."""
     base = tmp_path_factory.mktemp("nginx")

@@ -15,14 +15,6 @@ from pathlib import Path
 import pytest
 
 from lite.spec import Container
-from tests.containers.images import make_images, sha256_of  # noqa: F401
-from tests.servers.fixtures_docker import docker_engine, docker_registry, test_image  # noqa: F401
-
-
-@pytest.fixture(scope="session")
-def images(docker_engine, test_image, tmp_path_factory):  # noqa: F811
-    """images(name) -> LocalImage (tests/containers/images.py)."""
-    yield from make_images(docker_engine, test_image, tmp_path_factory)
 
 
 def container_spec(**fields) -> Container:

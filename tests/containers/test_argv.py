@@ -15,12 +15,8 @@ import pytest
 
 from containers import ContainerError, get_runtime
 from containers.apptainer import ApptainerRuntime
-from tests.containers.conftest import (
-    container_spec,
-    fake_env,
-    sha256_of,
-    write_program,
-)
+from tests.containers.conftest import container_spec, fake_env, write_program
+from tests.containers.images import sha256_of
 
 WORK = "/scratch/pegasus.abc"
 ENV = {"FOO": "bar baz", "MULTI": "a,b\nc"}

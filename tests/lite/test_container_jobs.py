@@ -124,8 +124,8 @@ docker = pytest.mark.docker
 
 
 @docker
-def test_job_from_a_staged_tar_then_from_the_cache(docker_engine, job_images, cjob, tmp_path):
-    image = job_images("lite-load")
+def test_job_from_a_staged_tar_then_from_the_cache(docker_engine, images, cjob, tmp_path):
+    image = images("lite-load")
     image.remove()
     script = "id -u > out.txt; cat in.txt >> out.txt"
     spec = docker_spec(tmp_path, image, script)
@@ -161,8 +161,8 @@ def test_job_from_a_staged_tar_then_from_the_cache(docker_engine, job_images, cj
 
 
 @docker
-def test_job_pulls_from_the_registry(docker_engine, docker_registry, job_images, cjob, tmp_path):
-    image = job_images("lite-pull")
+def test_job_pulls_from_the_registry(docker_engine, docker_registry, images, cjob, tmp_path):
+    image = images("lite-pull")
     remote = "%s/pegasus-lite/lite-pull:%s" % (docker_registry.address, image.tag.rsplit(":")[1])
     docker_engine.docker("tag", image.tag, remote)
     docker_engine.docker("push", remote)
@@ -180,9 +180,9 @@ def test_job_pulls_from_the_registry(docker_engine, docker_registry, job_images,
 
 @docker
 def test_an_image_that_does_not_exist_is_a_wrapper_failure(
-    docker_engine, docker_registry, job_images, cjob, tmp_path
+    docker_engine, docker_registry, images, cjob, tmp_path
 ):
-    spec = docker_spec(tmp_path, job_images("present"), "echo x > out.txt", tar=False)
+    spec = docker_spec(tmp_path, images("present"), "echo x > out.txt", tar=False)
     missing = "%s/pegasus-lite/no-such-image:1" % docker_registry.address
     spec["container"]["image"] = "docker://" + missing
     run = cjob(spec)
@@ -197,8 +197,8 @@ def test_an_image_that_does_not_exist_is_a_wrapper_failure(
 
 
 @docker
-def test_a_tar_that_fails_its_checksum_is_never_loaded(docker_engine, job_images, cjob, tmp_path):
-    image = job_images("present")
+def test_a_tar_that_fails_its_checksum_is_never_loaded(docker_engine, images, cjob, tmp_path):
+    image = images("present")
     spec = docker_spec(tmp_path, image, "echo x > out.txt")
     spec["container"]["sha256"] = spec["inputs"][-1]["sha256"] = "0" * 64
     since = time.time()
@@ -212,9 +212,9 @@ def test_a_tar_that_fails_its_checksum_is_never_loaded(docker_engine, job_images
 
 
 @docker
-def test_user_env_and_home(job_images, cjob, tmp_path):
+def test_user_env_and_home(images, cjob, tmp_path):
     spec = docker_spec(
-        tmp_path, job_images("present"),
+        tmp_path, images("present"),
         'id -u > out.txt; id -g >> out.txt; echo "$HOME $PWD" >> out.txt; env | sort > env.txt; '
         "echo $JOB_VAR > expanded.txt",
         outputs=("out.txt", "env.txt"),
@@ -242,13 +242,13 @@ def test_user_env_and_home(job_images, cjob, tmp_path):
 
 @docker
 def test_task_failure_keeps_its_exit_code_and_removes_the_container(
-    docker_engine, job_images, cjob, tmp_path
+    docker_engine, images, cjob, tmp_path
 ):
-    run = cjob(docker_spec(tmp_path, job_images("present"), "echo partial > out.txt; exit 3"))
+    run = cjob(docker_spec(tmp_path, images("present"), "echo partial > out.txt; exit 3"))
     assert run.rc == 3
     record = run.records[0]
     assert record["mainjob"]["status"]["regular_exitcode"] == 3
-    assert record["container"]["image_id"] == job_images("present").id
+    assert record["container"]["image_id"] == images("present").id
     assert (parsed_by_pegasus(run)[0])["exitcode"] == 3
     assert not run.pegasus_exitcode_accepts()
     assert leftover_containers(docker_engine) == []
@@ -267,12 +267,12 @@ def _start_and_wait(cjob, spec: dict, marker: Path) -> subprocess.Popen:
 
 @docker
 @pytest.mark.parametrize("ignores_term", [False, True], ids=["plain", "ignores-TERM"])
-def test_term_stops_the_container(docker_engine, job_images, cjob, tmp_path, ignores_term):
+def test_term_stops_the_container(docker_engine, images, cjob, tmp_path, ignores_term):
     shared = tmp_path / "shared"
     shared.mkdir()
     trap = "trap '' TERM; " if ignores_term else ""
     script = "%stouch %s/started; sleep 60; echo x > out.txt" % (trap, shared)
-    spec = docker_spec(tmp_path, job_images("present"), script)
+    spec = docker_spec(tmp_path, images("present"), script)
     spec["container"]["mounts"] = ["%s:%s" % (shared, shared)]
     proc = _start_and_wait(cjob, spec, shared / "started")
     started = time.monotonic()
@@ -294,8 +294,8 @@ def test_term_stops_the_container(docker_engine, job_images, cjob, tmp_path, ign
 
 
 @docker
-def test_walltime_kill_still_removes_the_container(docker_engine, job_images, cjob, tmp_path):
-    spec = docker_spec(tmp_path, job_images("present"), "trap '' TERM; sleep 60 & wait; wait")
+def test_walltime_kill_still_removes_the_container(docker_engine, images, cjob, tmp_path):
+    spec = docker_spec(tmp_path, images("present"), "trap '' TERM; sleep 60 & wait; wait")
     spec["tasks"][0]["walltime"] = 2
     started = time.monotonic()
     run = cjob(spec)
@@ -341,14 +341,14 @@ def docker_user(docker_engine):
 
 @docker
 def test_job_as_a_non_root_user_in_the_docker_group(
-    docker_engine, docker_registry, job_images, docker_user, tmp_path
+    docker_engine, docker_registry, images, docker_user, tmp_path
 ):
     """Through the worker bundle and the system's python3, as the batch system would run it."""
     user, docker_gid = docker_user
     python = shutil.which("python3", path="/usr/bin:/bin")
     if python is None:
         pytest.skip("no system python3")
-    image = job_images("present")
+    image = images("present")
     remote = "%s/pegasus-lite/nonroot:%s" % (docker_registry.address, image.tag.rsplit(":")[1])
     docker_engine.docker("tag", image.tag, remote)  # present: no SDK needed to "pull" it
     home = Path(tempfile.mkdtemp(prefix="plite-user-", dir="/tmp"))
@@ -456,8 +456,8 @@ def test_two_different_checksums_for_the_image_file_is_a_spec_error(tmp_path):
 
 
 @docker
-def test_term_while_the_image_is_being_staged(docker_engine, job_images, cjob, tmp_path):
-    image = job_images("present")
+def test_term_while_the_image_is_being_staged(docker_engine, images, cjob, tmp_path):
+    image = images("present")
     fifo = tmp_path / "never-written.tar"
     os.mkfifo(fifo)
     spec = docker_spec(tmp_path, image, "echo x > out.txt")
