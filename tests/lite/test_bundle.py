@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -94,3 +95,27 @@ def test_bundle_says_clearly_when_a_scheme_needs_a_missing_library(bundle, bare_
         in done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.docker
+def test_bundle_runs_inside_the_base_image(bundle, docker_engine, test_image, tmp_path):
+    """The Debian minbase image has python3 and nothing else of ours or anyone's."""
+    work = tmp_path / "mnt"
+    work.mkdir()
+    (work / "in.txt").write_text("data inside the image\n")
+    spec = {
+        "version": 1,
+        "tasks": [{"executable": {"path": "/bin/sh"}, "arguments": ["-c", "wc -c < in.txt > n"]}],
+        "inputs": [{"lfn": "in.txt", "sources": [{"url": "file://%s/in.txt" % work}]}],
+        "outputs": [{"lfn": "n", "destinations": [{"url": "file://%s/out/n" % work}]}],
+    }
+    (work / "job.json").write_text(json.dumps(spec))
+    shutil.copy(bundle, work / "bundle.pyz")
+    done = docker_engine.docker(
+        "run", "--rm", "--network", "none", "-v", "%s:%s" % (work, work), "-w", str(work),
+        "-e", "PEGASUS_WN_TMP=%s" % work, "-e", "PEGASUS_WN_TMP_MIN_SPACE=1",
+        test_image, "python3", "bundle.pyz", "job.json", check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.rstrip().endswith("PegasusLite: exitcode 0")
+    assert (work / "out" / "n").read_text().strip() == "22"

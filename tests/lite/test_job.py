@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -253,6 +255,71 @@ def test_term_during_stage_in_is_never_exit_0(job, tmp_path):
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
+    assert proc.returncode == 143
+    assert "Caught TERM signal! Aborting..." in err
+    assert list(job.wn_tmp.iterdir()) == []
+
+
+def start_lite(job, spec: dict) -> subprocess.Popen:
+    (job.scratch / "job.json").write_text(json.dumps(spec))
+    env = dict(os.environ, PEGASUS_WN_TMP=str(job.wn_tmp), PEGASUS_WN_TMP_MIN_SPACE="1")
+    return subprocess.Popen(
+        [*console_script("pegasus-lite"), "job.json"], cwd=job.scratch, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def term_and_collect(proc: subprocess.Popen) -> str:
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return err
+
+
+def test_term_during_the_output_check(job, tmp_path):
+    """The task leaves its output as a FIFO nobody writes: hashing it blocks."""
+    spec = spec_for(tmp_path, "mkfifo out.txt && touch %s" % (tmp_path / "task-done"))
+    proc = start_lite(job, spec)
+    wait_for((tmp_path / "task-done").exists)
+    err = term_and_collect(proc)
+    assert proc.returncode == 143
+    assert err.rstrip().endswith("PegasusLite: exitcode 143")
+    assert list(job.wn_tmp.iterdir()) == []
+    assert not (tmp_path / "out" / "out.txt").exists()
+
+
+class _Stall(http.server.BaseHTTPRequestHandler):
+    """Takes a request and never answers (until the test ends)."""
+
+    release = None
+    seen = None
+
+    def _stall(self):
+        self.seen.set()
+        self.release.wait(60)
+
+    do_PUT = do_MKCOL = do_PROPFIND = do_GET = do_HEAD = _stall
+
+    def log_message(self, *args):
+        pass
+
+
+def test_term_during_stage_out(job, tmp_path):
+    _Stall.release, _Stall.seen = threading.Event(), threading.Event()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spec = spec_for(tmp_path, "echo result > out.txt")
+        url = "webdav://127.0.0.1:%d/out/out.txt" % server.server_address[1]
+        spec["outputs"][0]["destinations"] = [{"url": url, "site": "dav"}]
+        proc = start_lite(job, spec)
+        assert _Stall.seen.wait(30), "stage-out never reached the server"
+        err = term_and_collect(proc)
+    finally:
+        _Stall.release.set()
+        server.shutdown()
     assert proc.returncode == 143
     assert "Caught TERM signal! Aborting..." in err
     assert list(job.wn_tmp.iterdir()) == []
