@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SCENARIOS = ("kickstart",)
+SCENARIOS = ("kickstart", "transfer", "lite")
 
 
 def main() -> int:
