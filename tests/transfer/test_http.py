@@ -47,7 +47,8 @@ class StubServer:
     counts connections.  ``drop_after[path] = n`` cuts the first GET of path after n body
     bytes; ``ignore_range`` answers Range requests with the whole file (200);
     ``busy[path] = k`` answers the first k GETs with 503 and Retry-After: 1;
-    ``login = (user, password)`` requires basic auth."""
+    ``login = (user, password)`` requires basic auth; ``redirects[path] = location`` answers
+    302 with that Location."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -57,6 +58,7 @@ class StubServer:
         self.ignore_range = False
         self.busy: dict[str, int] = {}
         self.login: tuple[str, str] | None = None
+        self.redirects: dict[str, str] = {}
         self.lock = threading.Lock()
         stub = self
 
@@ -107,6 +109,8 @@ class StubServer:
                 return self.reply(req, 401, b"login", {"WWW-Authenticate": 'Basic realm="x"'})
         if busy:
             return self.reply(req, 503, b"busy", {"Retry-After": "1"})
+        if path in self.redirects:
+            return self.reply(req, 302, b"moved", {"Location": self.redirects[path]})
         data = self.files.get(path)
         if data is None:
             return self.reply(req, 404, b"not found")
@@ -441,3 +445,88 @@ def test_connection_refused_is_retried_then_fails(pegasus_transfer, tmp_path):
     attempts = run.report["attempts"]
     assert len(attempts) == 2 and all("refused" in a["error"].lower() for a in attempts)
     assert leftovers(tmp_path / "out") == []
+
+
+def test_redirects_keep_credentials_on_the_same_host_only(stub, pegasus_transfer, tmp_path):
+    other = StubServer()
+    try:
+        stub.files["/final"] = b"final\n"
+        other.files["/elsewhere"] = b"elsewhere\n"
+        stub.redirects["/same"] = "/final"  # relative: the same host
+        stub.redirects["/away"] = other.url + "/elsewhere"  # another port: another origin
+        creds = credentials_file(
+            tmp_path / "c.ini", "[127.0.0.1:%d]\nheader.X-Pegasus-Token = tok\n" % stub.port
+        )
+        base = "http://alice:pw@127.0.0.1:%d" % stub.port
+        run = pegasus_transfer(
+            [
+                transfer(base + "/same", "file://%s/same" % tmp_path, lfn="same"),
+                transfer(base + "/away", "file://%s/away" % tmp_path, lfn="away"),
+            ],
+            env={"PEGASUS_CREDENTIALS": creds},
+        )
+        assert run.rc == 0, run.stderr
+        assert (tmp_path / "same").read_bytes() == b"final\n"
+        assert (tmp_path / "away").read_bytes() == b"elsewhere\n"
+        (final,) = stub.seen("/final")
+        assert final.get("x-pegasus-token") == "tok" and final.get("authorization")
+        (elsewhere,) = other.seen("/elsewhere")
+        assert "x-pegasus-token" not in elsewhere and "authorization" not in elsewhere
+    finally:
+        other.close()
+
+
+def test_redirect_loop_is_permanent(stub, pegasus_transfer, tmp_path):
+    stub.redirects["/loop"] = "/loop"
+    run = pegasus_transfer([transfer(stub.url + "/loop", "file://%s/l" % tmp_path)], "-m", "3")
+    assert run.rc == 1
+    (attempt,) = run.report["attempts"]
+    assert "redirects" in attempt["error"]
+
+
+def test_netrc_login(stub, pegasus_transfer, tmp_path):
+    stub.login = ("bob", "from-netrc")
+    stub.files["/n"] = b"netrc\n"
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login bob password from-netrc\n")
+    netrc.chmod(0o600)
+    run = pegasus_transfer(
+        [transfer(stub.url + "/n", "file://%s/n" % tmp_path)], env={"NETRC": str(netrc)}
+    )
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "n").read_bytes() == b"netrc\n"
+    assert "from-netrc" not in run.stderr
+
+
+def test_proxy_login_from_the_proxy_url(stub, pegasus_transfer, tmp_path):
+    stub.files["/p"] = b"proxied\n"
+    run = pegasus_transfer(
+        [transfer("http://origin.invalid/p", "file://%s/p" % tmp_path)],
+        env={
+            "http_proxy": "http://squid:s%%40cret@127.0.0.1:%d" % stub.port,
+            "no_proxy": "",
+            "NO_PROXY": "",
+        },
+    )
+    assert run.rc == 0, run.stderr
+    (seen,) = stub.seen("http://origin.invalid/p")
+    expected = base64.b64encode(b"squid:s@cret").decode()
+    assert seen.get("proxy-authorization") == "Basic " + expected
+    assert "cret" not in run.stderr
+
+
+def test_connection_kept_after_a_missing_file(stub, pegasus_transfer, tmp_path):
+    """A 404's small body is read, so its keep-alive connection serves the next request."""
+    entries = []
+    for i in range(5):
+        stub.files["/k%d" % i] = b"%d" % i
+        entry = transfer("unused", "file://%s/k%d" % (tmp_path, i), lfn="k%d" % i)
+        entry["src_urls"] = [
+            {"site_label": "a", "url": "%s/gone%d" % (stub.url, i), "priority": 100},
+            {"site_label": "a", "url": "%s/k%d" % (stub.url, i), "priority": 10},
+        ]
+        entries.append(entry)
+    run = pegasus_transfer(entries, "-n", "1")
+    assert run.rc == 0, run.stderr
+    assert len(stub.requests) == 10
+    assert stub.connections == 1

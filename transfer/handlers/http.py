@@ -1,13 +1,16 @@
-"""http://, https:// (GET) and webdav://, webdavs:// (GET, PUT, MKCOL, DELETE, COPY) with requests.
+"""http://, https:// (GET) and webdav://, webdavs:// (GET, PUT, MKCOL, DELETE, COPY).
 
-One ``requests.Session`` per handler instance, that is per scheme, host and site: its
-connection pool holds as many connections as there are worker threads, so parallel
-transfers from one server reuse their connections.  Nothing is taken from the process
-environment behind our back (``trust_env`` is off); what Pegasus's wget/curl call-outs
-honoured is applied explicitly from the run's environment:
+GETs go through urllib3 directly: one ``PoolManager`` per handler instance, that is per
+scheme, host and site, whose pool for a host holds as many connections as there are
+worker threads, so parallel transfers from one server reuse their connections.  The other
+WebDAV methods, and any request to a server that asked for HTTP digest, use a
+``requests.Session`` (imported only then).  Nothing is taken from the process environment
+behind our back; what Pegasus's wget/curl call-outs honoured is applied explicitly from
+the run's environment:
 
-* TLS: ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names the CA bundle; certificates
-  are verified (Pegasus ran wget with ``--no-check-certificate``: this is stricter).
+* TLS: ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names the CA bundle, else certifi's;
+  certificates are verified (Pegasus ran wget with ``--no-check-certificate``: this is
+  stricter).
 * Proxy, http(s) GETs only: ``http_proxy``/``https_proxy`` (either case), or
   ``OSG_SQUID_LOCATION`` when ``http_proxy`` is unset, as Pegasus; ``no_proxy`` honoured.
   Like Pegasus, a URL that failed through the proxy is fetched directly on the next try.
@@ -20,32 +23,33 @@ honoured is applied explicitly from the run's environment:
   ``~/.netrc`` (as wget).  Passwords never appear in a message.
 
 A download is streamed into the engine's sink exactly as the server sent it (no content
-decoding, so the bytes and the sha256 are the file's).  If the connection drops in the
-middle of the body, the same ``get()`` asks for the rest with ``Range: bytes=<n>-`` (and
-``If-Range``); a server that answers 200 instead makes it start over from byte 0.
+decoding, so the bytes and the sha256 are the file's), in reads of up to 1 MiB into a
+buffer each thread reuses.  If the connection drops in the middle of the body, the same
+``get()`` asks for the rest with ``Range: bytes=<n>-`` (and ``If-Range``); a server that
+answers 200 instead makes it start over from byte 0.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
-import http.cookiejar
-import ipaddress
+import http.client
 import os
 import posixpath
 import re
+import sys
 import threading
 import time
+from urllib.parse import unquote, urljoin, urlsplit
 
-import requests
-import requests.adapters
-import requests.auth
-import requests.utils
+import urllib3
 import urllib3.exceptions
+from urllib3._collections import HTTPHeaderDict
 
 from ..errors import (
     AccessDenied,
     CredentialError,
+    MissingDependency,
     NotFound,
     PermanentError,
     RetryableError,
@@ -58,12 +62,26 @@ CHUNK = 1 << 20
 CONNECT_TIMEOUT = 30.0
 READ_TIMEOUT = 300.0  # wget --timeout=300, as Pegasus runs it
 MAX_RESUMES = 8  # Range requests inside one get() before giving the attempt back to the engine
-USER_AGENT = "pegasus-transfer (python-requests/%s)" % requests.__version__
+MAX_REDIRECTS = 30  # as requests
+# an unwanted body (error page, redirect) up to this size is read, so its connection is kept
+DRAIN_LIMIT = 64 << 10
+USER_AGENT = "pegasus-transfer (python-urllib3/%s)" % urllib3.__version__
+DEFAULT_HEADERS = {
+    "User-Agent": USER_AGENT,
+    # the bytes as stored: no gzip that the server would have to make and we to undo
+    "Accept-Encoding": "identity",
+    "Accept": "*/*",
+    "Connection": "keep-alive",
+}
 
 # 5xx answers worth another try (501 Not Implemented and 505 are not)
 _NOT_RETRYABLE_5XX = (501, 505)
 _RETRYABLE_4XX = (408, 425, 429)
+_REDIRECTS = (301, 302, 303, 307, 308)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
+_TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+_buffers = threading.local()  # each worker thread's receive buffer
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -86,9 +104,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def status_error(response: requests.Response, what: str) -> TransferError:
-    """The ``transfer.errors`` class for an HTTP error status."""
-    status = response.status_code
+def _status(response) -> int:
+    """The status of a urllib3 or a requests response."""
+    status = getattr(response, "status", None)
+    return response.status_code if status is None else status
+
+
+def status_error(response, what: str) -> TransferError:
+    """The ``transfer.errors`` class for an HTTP error status (urllib3 or requests response)."""
+    status = _status(response)
     text = "%s: HTTP %d %s" % (what, status, (response.reason or "").strip())
     text = text.rstrip()
     if status in (404, 410):
@@ -120,9 +144,17 @@ def reason(exc: BaseException) -> str:
     return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
 
 
-def network_error(exc: requests.RequestException, what: str) -> TransferError:
-    """A requests exception as a ``transfer.errors`` class."""
-    if isinstance(exc, requests.exceptions.SSLError):
+def network_error(exc: BaseException, what: str) -> TransferError:
+    """A urllib3 (GETs) or requests (other WebDAV methods) exception as a ``transfer.errors``
+    class."""
+    errors = urllib3.exceptions
+    requests_module = sys.modules.get("requests")  # never imported just to classify an error
+    rex = requests_module.exceptions if requests_module is not None else None
+
+    def isa(ours: tuple, theirs: str) -> bool:
+        return isinstance(exc, ours) or (rex is not None and isinstance(exc, getattr(rex, theirs)))
+
+    if isa((errors.SSLError,), "SSLError"):
         text = str(exc).lower()
         if "certificate" in text and ("verify" in text or "mismatch" in text):
             return PermanentError(
@@ -130,20 +162,24 @@ def network_error(exc: requests.RequestException, what: str) -> TransferError:
                 "the CA bundle that signed it)" % what
             )
         return RetryableError("%s: TLS error: %s" % (what, reason(exc)))
-    if isinstance(exc, requests.exceptions.ProxyError):
+    if isa((errors.ProxyError,), "ProxyError"):
         return RetryableError("%s: proxy error: %s" % (what, reason(exc)))
-    if isinstance(exc, requests.exceptions.Timeout):
+    # urllib3's NewConnectionError (refused, no such host) is a ConnectTimeoutError too
+    if not isinstance(exc, errors.NewConnectionError) and isa((errors.TimeoutError,), "Timeout"):
         return RetryableError("%s: timed out" % what)
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.TooManyRedirects,
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-            requests.exceptions.URLRequired,
-        ),
+    if isinstance(exc, errors.LocationValueError) or (
+        rex is not None
+        and isinstance(
+            exc,
+            (
+                rex.TooManyRedirects,
+                rex.InvalidURL,
+                rex.InvalidSchema,
+                rex.MissingSchema,
+                rex.InvalidHeader,
+                rex.URLRequired,
+            ),
+        )
     ):
         return PermanentError("%s: %s" % (what, redact(reason(exc))))
     return RetryableError("%s: %s" % (what, redact(reason(exc))))
@@ -151,6 +187,8 @@ def network_error(exc: requests.RequestException, what: str) -> TransferError:
 
 def _no_proxy_match(host: str, port: int | None, no_proxy: str) -> bool:
     """curl/requests semantics of ``no_proxy``: ``*``, domain suffixes, host:port, CIDRs."""
+    import ipaddress
+
     host = host.lower().strip("[]")
     try:
         address = ipaddress.ip_address(host)
@@ -180,18 +218,62 @@ def _no_proxy_match(host: str, port: int | None, no_proxy: str) -> bool:
     return False
 
 
-class _Session(requests.Session):
-    """A session that does not hand our credential headers to another host on a redirect."""
+def _should_strip_auth(old_url: str, new_url: str) -> bool:
+    """requests' rule: a redirect to another host, port or scheme loses the credentials
+    (except http -> https on the standard ports)."""
+    old, new = urlsplit(old_url), urlsplit(new_url)
+    if old.hostname != new.hostname:
+        return True
+    if (
+        old.scheme == "http"
+        and old.port in (80, None)
+        and new.scheme == "https"
+        and new.port in (443, None)
+    ):
+        return False
+    changed_port = old.port != new.port
+    changed_scheme = old.scheme != new.scheme
+    default_port = (_DEFAULT_PORTS.get(old.scheme), None)
+    if not changed_scheme and old.port in default_port and new.port in default_port:
+        return False
+    return changed_port or changed_scheme
 
-    credential_headers: set[str]
 
-    def rebuild_auth(self, prepared_request, response):
-        super().rebuild_auth(prepared_request, response)
-        if self.credential_headers and self.should_strip_auth(
-            response.request.url, prepared_request.url
-        ):
-            for name in self.credential_headers:
-                prepared_request.headers.pop(name, None)
+def _basic(login: tuple[str, str]) -> str:
+    """The Authorization value for HTTP basic (latin-1, as requests; UTF-8 beyond it)."""
+    import base64
+
+    text = "%s:%s" % login
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+_session_class = None
+
+
+def _requests_session_class():
+    """A requests.Session that does not hand our credential headers to another host on a
+    redirect (built on first use: a plain GET never imports requests)."""
+    global _session_class
+    if _session_class is None:
+        import requests
+
+        class _Session(requests.Session):
+            credential_headers: set[str]
+
+            def rebuild_auth(self, prepared_request, response):
+                super().rebuild_auth(prepared_request, response)
+                if self.credential_headers and self.should_strip_auth(
+                    response.request.url, prepared_request.url
+                ):
+                    for name in self.credential_headers:
+                        prepared_request.headers.pop(name, None)
+
+        _session_class = _Session
+    return _session_class
 
 
 class _Body:
@@ -218,8 +300,24 @@ class _Body:
         return self.reader.seek(offset, whence)
 
 
+def _release(raw, drain: bool = False) -> None:
+    """Give a urllib3 response's connection back to its pool: as it is when the body was
+    read to the end, after reading a small unwanted body when ``drain``, else closed (the
+    pool opens a new one when it is needed)."""
+    try:
+        if not raw.isclosed():
+            remaining = raw.length_remaining
+            if drain and remaining is not None and remaining <= DRAIN_LIMIT:
+                raw.drain_conn()
+            if not raw.isclosed():
+                raw.close()
+        raw.release_conn()
+    except Exception:  # a connection being thrown away must not replace the real outcome
+        pass
+
+
 class _HttpBase(Handler):
-    """What HTTP and WebDAV share: the session, TLS, credentials, GET with resume."""
+    """What HTTP and WebDAV share: the pools, TLS, credentials, GET with resume."""
 
     use_proxy = False
     wire_schemes: dict[str, str] = {}
@@ -227,32 +325,128 @@ class _HttpBase(Handler):
     def __init__(self, context):
         super().__init__(context)
         env = context.env
-        session = _Session()
-        session.trust_env = False  # the run's environment is applied explicitly below
-        session.credential_headers = set()
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=4, pool_maxsize=max(4, context.threads), max_retries=0
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers["User-Agent"] = USER_AGENT
-        # the bytes as stored: no gzip that the server would have to make and we to undo
-        session.headers["Accept-Encoding"] = "identity"
         bundle = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
-        if bundle:
-            if not os.path.exists(bundle):
-                raise CredentialError("REQUESTS_CA_BUNDLE names %s, which does not exist" % bundle)
-            session.verify = bundle
-        self.session = session
+        if bundle and not os.path.exists(bundle):
+            raise CredentialError("REQUESTS_CA_BUNDLE names %s, which does not exist" % bundle)
+        self._ca_bundle = bundle or None
+        self._maxsize = max(4, context.threads)  # a connection per worker thread
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._managers: dict[str, urllib3.PoolManager] = {}  # proxy URL ("" direct) -> pools
+        self._tls = None
+        self._session = None
         self._headers: dict[tuple, dict[str, str]] = {}
+        self._base_headers: dict[tuple, HTTPHeaderDict] = {}
+        self._credential_headers: set[str] = set()
         self._logins: dict[tuple, object] = {}
         self._digest: set[tuple] = set()
         self._proxy_failed: set[str] = set()
 
     def close(self) -> None:
-        self.session.close()
+        for manager in list(self._managers.values()):
+            manager.clear()
+        if self._session is not None:
+            self._session.close()
+
+    # ------------------------------------------------------------------ connections
+
+    def _tls_context(self):
+        """One SSLContext for every connection of this handler: the CA bundle is loaded once
+        (about 16 ms), not per connection."""
+        if self._tls is None:
+            from urllib3.util.ssl_ import create_urllib3_context
+
+            context = create_urllib3_context()
+            where = self._ca_bundle or _certifi_bundle()
+            try:
+                if where is None:
+                    context.load_default_certs()
+                elif os.path.isdir(where):
+                    context.load_verify_locations(capath=where)
+                else:
+                    context.load_verify_locations(cafile=where)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise PermanentError(
+                    "the CA bundle %s cannot be loaded: %s" % (where, reason(exc))
+                ) from None
+            self._tls = context
+        return self._tls
+
+    def _new_manager(self, proxy: str | None, tls: bool):
+        kwargs: dict = {
+            "num_pools": 8,
+            "maxsize": self._maxsize,
+            "block": False,
+            "retries": False,
+            "timeout": _TIMEOUT,
+        }
+        if tls:
+            kwargs["ssl_context"] = self._tls_context()
+        else:  # TLS only after a redirect to https: let urllib3 load the bundle then
+            where = self._ca_bundle or _certifi_bundle()
+            if where is not None:
+                kwargs["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
+        if not proxy:
+            return urllib3.PoolManager(**kwargs)
+        if proxy.split(":", 1)[0].lower().startswith("socks"):
+            try:
+                from urllib3.contrib.socks import SOCKSProxyManager
+            except ImportError:
+                raise PermanentError(
+                    "the SOCKS proxy %s needs PySocks (pip install pysocks)" % redact(proxy)
+                ) from None
+            return SOCKSProxyManager(proxy, **kwargs)
+        parsed = urllib3.util.parse_url(proxy)
+        headers = None
+        if parsed.auth:
+            user, _, password = parsed.auth.partition(":")
+            headers = urllib3.util.make_headers(
+                proxy_basic_auth="%s:%s" % (unquote(user), unquote(password))
+            )
+        return urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
+
+    def _manager(self, proxy: str | None, url: str):
+        key = proxy or ""
+        manager = self._managers.get(key)
+        if manager is None:
+            with self._pool_lock:
+                manager = self._managers.get(key)
+                if manager is None:
+                    tls = url.startswith("https:")
+                    manager = self._managers[key] = self._new_manager(proxy, tls)
+        return manager
+
+    @property
+    def session(self):
+        """The requests session (WebDAV methods other than GET; digest logins)."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._new_session()
+        return self._session
+
+    def _new_session(self):
+        try:
+            import http.cookiejar
+
+            import requests.adapters
+        except ImportError:
+            raise MissingDependency(
+                "webdav", "requests", "pip install 'pegasus-lite[http]'"
+            ) from None
+        session = _requests_session_class()()
+        session.trust_env = False  # the run's environment is applied explicitly
+        session.credential_headers = self._credential_headers
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=self._maxsize, max_retries=0
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(DEFAULT_HEADERS)
+        if self._ca_bundle:
+            session.verify = self._ca_bundle
+        return session
 
     # ------------------------------------------------------------------ addressing
 
@@ -307,8 +501,20 @@ class _HttpBase(Handler):
             headers[header] = value
         with self._lock:
             self._headers[key] = headers
-            self.session.credential_headers.update(headers)
+            self._credential_headers.update(headers)
         return headers
+
+    def base_headers(self, endpoint) -> HTTPHeaderDict:
+        """Our default headers with the endpoint's extra ones over them (names compared
+        without case, as requests merges them); to be copied, not changed."""
+        key = (endpoint.url.scheme, endpoint.url.hostport, endpoint.site)
+        found = self._base_headers.get(key)
+        if found is None:
+            found = HTTPHeaderDict(DEFAULT_HEADERS)
+            for name, value in self.extra_headers(endpoint).items():
+                found[name] = value
+            self._base_headers[key] = found
+        return found
 
     def login(self, endpoint) -> tuple[str, str] | None:
         url = endpoint.url
@@ -321,6 +527,8 @@ class _HttpBase(Handler):
         login = self.login(endpoint)
         if login is None:
             return None
+        import requests.auth
+
         key = (endpoint.url.hostport, *login)
         with self._lock:
             auth = self._logins.get(key)
@@ -332,15 +540,15 @@ class _HttpBase(Handler):
                 self._logins[key] = auth
         return auth
 
-    def _wants_digest(self, endpoint, auth, response) -> bool:
-        """True when we sent basic and the server asks for digest only: digest from now on
-        (for every thread: one that sent basic meanwhile asks again)."""
-        if response.status_code != 401 or not isinstance(auth, requests.auth.HTTPBasicAuth):
+    def _wants_digest(self, endpoint, login, response) -> bool:
+        """True when we sent basic (``login``) and the server asks for digest only: digest
+        from now on (for every thread: one that sent basic meanwhile asks again)."""
+        if login is None or _status(response) != 401:
             return False
         challenge = response.headers.get("WWW-Authenticate", "").lower()
         if "digest" not in challenge or "basic" in challenge:
             return False
-        key = (endpoint.url.hostport, auth.username, auth.password)
+        key = (endpoint.url.hostport, *login)
         with self._lock:
             if key not in self._digest:
                 self._digest.add(key)
@@ -371,8 +579,11 @@ class _HttpBase(Handler):
         return {scheme: proxy}
 
     def send(self, method: str, endpoint, what: str, url: str | None = None, **kwargs):
-        """One request; a network failure becomes a ``transfer.errors`` class; a 401 asking
-        for digest where we sent basic is answered once with digest."""
+        """One request through the requests session; a network failure becomes a
+        ``transfer.errors`` class; a 401 asking for digest where we sent basic is answered
+        once with digest."""
+        import requests
+
         url = url or self.wire_url(endpoint)
         kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
         kwargs.setdefault("proxies", {})
@@ -385,7 +596,9 @@ class _HttpBase(Handler):
                 response = self.session.request(method, url, **kwargs)
             except requests.RequestException as exc:
                 raise network_error(exc, what) from None
-            if self._wants_digest(endpoint, auth, response):
+            basic = isinstance(auth, requests.auth.HTTPBasicAuth)
+            login = (auth.username, auth.password) if basic else None
+            if self._wants_digest(endpoint, login, response):
                 response.close()
                 if isinstance(body, _Body):
                     body.seek(0)
@@ -393,12 +606,70 @@ class _HttpBase(Handler):
             return response
         return response
 
+    def _open(self, src, what: str, url: str, headers: HTTPHeaderDict, proxies: dict):
+        """GET ``url``, redirects followed: the final urllib3 response, body unread.  Digest
+        logins go through the requests session (its HTTPDigestAuth does the handshake)."""
+        login = self.login(src)
+        if login is not None and (src.url.hostport, *login) in self._digest:
+            return self._open_session(src, what, url, headers, proxies)
+        if login is not None:  # else the handler's own headers, which urllib3 only reads
+            headers = HTTPHeaderDict(headers)
+            headers["Authorization"] = _basic(login)
+        debug = self.context.debug
+        stripped = False
+        for _ in range(MAX_REDIRECTS + 1):
+            proxy = proxies.get(url.split(":", 1)[0]) if proxies else None
+            if debug:
+                self.log.debug("GET %s", url)
+            try:
+                response = self._manager(proxy, url).urlopen(
+                    "GET",
+                    url,
+                    headers=headers,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                    decode_content=False,
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise network_error(exc, what) from None
+            status = response.status
+            location = response.headers.get("Location") if status in _REDIRECTS else None
+            if not location:
+                if not stripped and self._wants_digest(src, login, response):
+                    _release(response, drain=True)
+                    return self._open_session(src, what, url, headers, proxies)
+                return response
+            _release(response, drain=True)
+            target = urljoin(url, location.strip())
+            scheme = target.split(":", 1)[0].lower()
+            if scheme not in ("http", "https"):
+                raise PermanentError(
+                    "%s: redirected to %s, which is not http(s)" % (what, redact(target))
+                )
+            if not stripped and _should_strip_auth(url, target):
+                stripped = True
+                headers = HTTPHeaderDict(headers)
+                headers.discard("Authorization")
+                for name in self._credential_headers:
+                    headers.discard(name)
+                headers.setdefault("User-Agent", USER_AGENT)
+            url = target
+        raise PermanentError("%s: more than %d redirects" % (what, MAX_REDIRECTS))
+
+    def _open_session(self, src, what: str, url: str, headers, proxies: dict):
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        response = self.send(
+            "GET", src, what, url=url, headers=headers, proxies=proxies, stream=True
+        )
+        return response.raw  # the urllib3 response under it: read and released as ours
+
     # ------------------------------------------------------------------ GET
 
     def get(self, src, sink) -> None:
         wire = self.wire_url(src)
         what = "GET %s" % src.url
-        headers = self.extra_headers(src)
+        headers = self.base_headers(src)
         proxies = self.proxies_for(src, wire)
         try:
             self._get(src, sink, wire, what, headers, proxies)
@@ -414,23 +685,17 @@ class _HttpBase(Handler):
         validator: str | None = None
         while True:
             start = sink.size
-            request_headers = dict(headers)
+            request_headers = headers
             if start:
+                request_headers = HTTPHeaderDict(headers)
                 request_headers["Range"] = "bytes=%d-" % start
                 if validator:
                     request_headers["If-Range"] = validator
-            response = self.send(
-                "GET",
-                src,
-                what,
-                url=wire,
-                headers=request_headers,
-                proxies=proxies,
-                stream=True,
-            )
+            response = self._open(src, what, wire, request_headers, proxies)
             problem = None
+            reading = False
             try:
-                status = response.status_code
+                status = response.status
                 if status == 206 and start:
                     first, end, whole = _content_range(response.headers.get("Content-Range"))
                     if first != start:
@@ -462,9 +727,10 @@ class _HttpBase(Handler):
                 else:
                     raise status_error(response, what)
                 if problem is None:
-                    problem = self._read_body(response, sink, what)
+                    reading = True
+                    problem = _read_body(response, sink, what)
             finally:
-                response.close()
+                _release(response, drain=not reading)
             if problem is None:
                 if total is None or sink.size == total:
                     return
@@ -479,24 +745,60 @@ class _HttpBase(Handler):
                 raise RetryableError("%s: %s (gave up after %d resumes)" % (what, problem, resumes))
             self.log.info("%s: %s; resuming at byte %d", what, problem, sink.size)
 
-    @staticmethod
-    def _read_body(response, sink, what) -> str | None:
-        """Copy the body into the sink; the cause if the connection broke, else None."""
-        stream = response.raw.stream(CHUNK, decode_content=False)
-        write = sink.write
-        while True:
-            try:
-                chunk = next(stream, None)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-                return reason(exc)
-            if chunk is None:
-                return None
-            try:
-                write(chunk)
-            except OSError as exc:
-                raise PermanentError(
-                    "%s: cannot write %s: %s" % (what, sink.path, exc.strerror or exc)
-                ) from None
+
+def _certifi_bundle() -> str | None:
+    """certifi's CA bundle, as requests uses by default; None without certifi."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return certifi.where()
+
+
+def _read_body(response, sink, what) -> str | None:
+    """Copy a urllib3 response's body into the sink; the cause if the connection broke, else
+    None.  Reads go straight from the http.client response under urllib3's (no content
+    decoding is wanted) into a 1 MiB buffer that each thread reuses."""
+    fp = getattr(response, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse):
+        return _stream_body(response, sink, what)
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = memoryview(bytearray(CHUNK))
+    readinto = fp.readinto
+    write = sink.write
+    while True:
+        try:
+            count = readinto(buffer)
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            return reason(exc)
+        if not count:
+            return None
+        try:
+            write(buffer[:count])
+        except OSError as exc:
+            raise PermanentError(
+                "%s: cannot write %s: %s" % (what, sink.path, exc.strerror or exc)
+            ) from None
+
+
+def _stream_body(response, sink, what) -> str | None:
+    """The same through urllib3's own reads (a response not backed by http.client)."""
+    stream = response.stream(CHUNK, decode_content=False)
+    write = sink.write
+    while True:
+        try:
+            chunk = next(stream, None)
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            return reason(exc)
+        if chunk is None:
+            return None
+        try:
+            write(chunk)
+        except OSError as exc:
+            raise PermanentError(
+                "%s: cannot write %s: %s" % (what, sink.path, exc.strerror or exc)
+            ) from None
 
 
 def _content_length(response) -> int | None:
@@ -537,11 +839,43 @@ class HttpHandler(_HttpBase):
     can_get = True
     use_proxy = True
 
+    def __init__(self, context):
+        super().__init__(context)
+        self._netrc: dict[str, tuple[str, str] | None] = {}  # host -> ~/.netrc login
+
     def login(self, endpoint):
         found = super().login(endpoint)
         if found is None:
-            found = requests.utils.get_netrc_auth(self.wire_url(endpoint))
+            host = endpoint.url.host
+            try:
+                found = self._netrc[host]
+            except KeyError:
+                hostname = urlsplit(self.wire_url(endpoint)).hostname
+                found = self._netrc[host] = _netrc_login(self.context.env, hostname)
         return found
+
+
+def _netrc_login(env: dict[str, str], host: str | None) -> tuple[str, str] | None:
+    """(login, password) for host from $NETRC, else ~/.netrc or ~/_netrc, as requests (and
+    wget) find it; None when there is none or the file cannot be read."""
+    if not host:
+        return None
+    names = [env["NETRC"]] if env.get("NETRC") is not None else ["~/.netrc", "~/_netrc"]
+    for name in names:
+        path = os.path.expanduser(name)
+        if os.path.exists(path):
+            break
+    else:
+        return None
+    import netrc
+
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError):
+        return None
+    if not entry:
+        return None
+    return (entry[0] or entry[1] or ""), (entry[2] or "")
 
 
 class WebdavHandler(_HttpBase):
