@@ -104,6 +104,7 @@ class Engine:
         self.finished = 0
         self.failed = 0
         self.generated: set[str] = set()
+        self.concurrency = 1  # transfers that may run at once in the current batch
 
     # ------------------------------------------------------------------ running
 
@@ -139,6 +140,7 @@ class Engine:
                     self.handlers.get(endpoint)
 
     def _parallel(self, items: list, work) -> bool:
+        self.concurrency = min(self.threads, len(items))
         if len(items) == 1 or self.threads == 1:
             return all([work(item) for item in items])
         pool = ThreadPoolExecutor(min(self.threads, len(items)))
@@ -317,17 +319,7 @@ class Engine:
             self._move(s.path, d.path, attempt)
             return
         if s.is_local and d.is_local:
-            sink = AtomicFile(d.path, hashing=hashing)
-            try:
-                try:
-                    sink.absorb(s.path)
-                except FileNotFoundError:
-                    raise NotFound("source %s does not exist" % s.path) from None
-                except IsADirectoryError:
-                    raise PermanentError("source %s is a directory" % s.path) from None
-                self._finish_local(sink, expected, s.path, attempt)
-            finally:
-                sink.close()
+            self._local_copy(s.path, d.path, hashing, expected, attempt)
         elif s.is_local:
             self._upload(transfer, s.path, dest, expected, attempt)
         elif d.is_local:
@@ -345,6 +337,23 @@ class Engine:
         if transfer.generate_checksum and transfer.lfn and attempt.sha256:
             local = s.path if s.is_local else d.path if d.is_local else None
             self._generate(transfer, local, attempt.sha256, attempt.duration)
+
+    def _local_copy(
+        self, src: str, dst: str, hashing: bool, expected: str | None, attempt: Attempt
+    ) -> None:
+        sink = AtomicFile(dst, hashing=hashing)
+        try:
+            try:
+                # one copy at a time: hash and write in two threads; several at once: each in
+                # its own thread, which keeps the cores busy with less system time
+                sink.absorb(src, pipeline=self.concurrency == 1)
+            except FileNotFoundError:
+                raise NotFound("source %s does not exist" % src) from None
+            except IsADirectoryError:
+                raise PermanentError("source %s is a directory" % src) from None
+            self._finish_local(sink, expected, src, attempt)
+        finally:
+            sink.close()
 
     def _finish_local(
         self, sink: AtomicFile, expected: str | None, src_path: str | None, attempt: Attempt

@@ -14,7 +14,7 @@ from transfer.errors import ChecksumMismatch
 
 def test_absorb_across_windows_and_pieces(tmp_path, monkeypatch):
     """Many mapped windows and pieces, the last of each partial: bytes and hash exact."""
-    monkeypatch.setattr(streams, "PIPELINE_MIN", 0)
+    monkeypatch.setattr(streams, "PIPELINE_MIN", 0)  # and pipeline=True, the default
     monkeypatch.setattr(streams, "WINDOW", 1 << 20)
     monkeypatch.setattr(streams, "PIECE", 300_000)
     data = os.urandom(5 * (1 << 20) + 12345)
