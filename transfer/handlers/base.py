@@ -68,3 +68,40 @@ class Handler:
 
     def close(self) -> None:
         pass
+
+
+def run_tool(
+    command: list[str], env: dict[str, str], what: str, timeout: float, background=None
+) -> tuple[int, str]:
+    """Run a helper program (gfal-copy, pelican, ...) to completion: (exit code, the tail of
+    what it printed).  ``background`` runs in this thread while the program works (feeding
+    a pipe, say).  A program that cannot start or runs past ``timeout`` is a RetryableError;
+    any interruption (a signal, a failure in ``background``) kills it before passing on."""
+    import subprocess
+
+    from ..errors import RetryableError
+
+    try:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as exc:
+        raise RetryableError("%s: cannot run %s: %s" % (what, command[0], exc.strerror)) from None
+    try:
+        if background is not None:
+            background()
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise RetryableError("%s: %s timed out" % (what, command[0])) from None
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc.returncode, " ".join((err or out or "").split())[-400:]

@@ -33,7 +33,7 @@ import tempfile
 import threading
 
 from ..errors import AccessDenied, MissingDependency, NotFound, PermanentError, RetryableError
-from .base import Handler
+from .base import Handler, run_tool
 
 try:  # optional: Debian's python3-gfal2 is only importable from /usr/bin/python3
     import gfal2
@@ -161,35 +161,9 @@ class GfalHandler(Handler):
         if self.context.debug:
             command.insert(1, "-v")
         self.log.debug("running %s", " ".join(command))
-        try:
-            proc = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        except OSError as exc:
-            raise RetryableError("%s: cannot run %s: %s" % (what, args[0], exc.strerror)) from None
-        try:
-            if background is not None:
-                background()
-            out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise RetryableError("%s: %s timed out" % (what, args[0])) from None
-        except BaseException:
-            proc.kill()
-            proc.communicate()
-            raise
-        if proc.returncode != 0:
-            detail = " ".join((err or out or "").split())[-400:]
-            raise _classify(
-                proc.returncode,
-                "%s: %s failed (exit %d): %s" % (what, args[0], proc.returncode, detail),
-            )
+        code, detail = run_tool(command, env, what, PROCESS_TIMEOUT, background)
+        if code != 0:
+            raise _classify(code, "%s: %s failed (exit %d): %s" % (what, args[0], code, detail))
 
     def _context(self, endpoint):
         ctx = getattr(self.local, "ctx", None)

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 from ..errors import AccessDenied, MissingDependency, NotFound, PermanentError, RetryableError
-from .base import Handler
+from .base import Handler, run_tool
 
 CHUNK = 4 << 20
 PROCESS_TIMEOUT = 6 * 3600  # Pegasus's per-command limit
@@ -79,36 +78,9 @@ class PelicanHandler(Handler):
         if self.context.debug:
             command = [*command[:-2], "--debug", *command[-2:]]
         self.log.debug("running %s", " ".join(command))
-        try:
-            proc = subprocess.Popen(
-                command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        except OSError as exc:
-            raise RetryableError(
-                "%s: cannot run %s: %s" % (what, command[0], exc.strerror)
-            ) from None
-        try:
-            if background is not None:
-                background()
-            out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise RetryableError("%s: %s timed out" % (what, self.program)) from None
-        except BaseException:
-            proc.kill()
-            proc.communicate()
-            raise
-        if proc.returncode != 0:
-            detail = " ".join((err or out or "").split())[-400:]
-            raise _classify(
-                "%s: %s failed (exit %d): %s" % (what, self.program, proc.returncode, detail)
-            )
+        code, detail = run_tool(command, self.env, what, PROCESS_TIMEOUT, background)
+        if code != 0:
+            raise _classify("%s: %s failed (exit %d): %s" % (what, self.program, code, detail))
 
     def get(self, src, sink) -> None:
         what = "%s get %s" % (src.url.scheme, src.url)
