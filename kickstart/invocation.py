@@ -339,8 +339,11 @@ def _run(inv: Invocation, opened: list[int]) -> None:
     if chain["cleanup"]:
         deadline = None
         run_one("cleanup", chain["cleanup"])
+    # A signal that reached the job means the caller is stopping: stat the outputs but do
+    # not hash them, which could block (a FIFO) or take long (a huge file).
+    stopping = any(run.result.signals for run in inv.jobs)
     for entry in inv.stat_after:
-        lines, failed = entry.render(inv.cwd, "    ")
+        lines, failed = entry.render(inv.cwd, "    ", hash_output=not stopping)
         inv.rendered_after.extend(lines)
         inv.integrity_error = inv.integrity_error or failed
     try:

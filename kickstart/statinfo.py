@@ -88,7 +88,7 @@ class FileEntry:
         self.size: int | None = None  # set by render(): what the record says
         self.sha256: str | None = None
 
-    def render(self, cwd: str, indent: str) -> tuple:
+    def render(self, cwd: str, indent: str, hash_output: bool = True) -> tuple:
         """(lines, integrity_error).  Stat and hash happen here, after the job for -s."""
         inner = indent + "  "
         path = self.pfn if os.path.isabs(self.pfn) else os.path.join(cwd, self.pfn)
@@ -107,6 +107,8 @@ class FileEntry:
         if not self.output:
             return lines, False
         lines.append("%soutput: True" % inner)
+        if not hash_output:
+            return lines, False
         started = time.monotonic()
         try:
             digest = sha256_file(path)

@@ -290,6 +290,22 @@ def test_term_during_the_output_check(job, tmp_path):
     assert not (tmp_path / "out" / "out.txt").exists()
 
 
+def test_term_reaching_the_task_skips_hashing_its_outputs(job, tmp_path):
+    """TERM arrives while the task runs (it signals pegasus-lite itself) and its output is a
+    FIFO nobody writes: hashing it would block forever, so a stopping job must not hash."""
+    spec = spec_for(tmp_path, "mkfifo out.txt; kill -TERM $PPID; sleep 30")
+    proc = start_lite(job, spec)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    record = yaml.safe_load(out.split("\n---------------pegasus-multipart\n")[0])[0]
+    assert record["mainjob"]["status"]["forwarded_signals"] == [15]
+    assert "sha256" not in record["files"]["out.txt"]
+    assert list(job.wn_tmp.iterdir()) == []
+
+
 class _Stall(http.server.BaseHTTPRequestHandler):
     """Takes a request and never answers (until the test ends)."""
 
