@@ -118,7 +118,9 @@ class Job:
         finally:
             try:
                 self._finish()
-            except Interrupted as exc:  # a second signal during cleanup: still clean up
+            except Interrupted as exc:  # a signal during cleanup: still clean up
+                name = signal.Signals(exc.signum).name.replace("SIG", "")
+                log("Caught %s signal during cleanup; finishing it" % name)
                 code = code or 128 + exc.signum
                 self._finish()
             for signum, handler in previous.items():

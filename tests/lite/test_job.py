@@ -306,6 +306,50 @@ def test_term_reaching_the_task_skips_hashing_its_outputs(job, tmp_path):
     assert list(job.wn_tmp.iterdir()) == []
 
 
+WRITE_SYSCALL = {"x86_64": "1", "aarch64": "64"}.get(os.uname().machine)
+
+
+def writing_to_stdout(pid: int) -> bool:
+    """The process sits in write(1, ...): blocked on the full stdout pipe."""
+    try:
+        fields = Path("/proc/%d/syscall" % pid).read_text().split()
+    except OSError:
+        return False
+    return fields[:2] == [WRITE_SYSCALL, "0x1"]
+
+
+@pytest.mark.skipif(WRITE_SYSCALL is None, reason="write's syscall number unknown here")
+def test_term_during_cleanup_is_never_exit_0(job, tmp_path):
+    """Cleanup writes the multipart block to stdout; with a large block and nobody reading
+    the pipe yet, the job waits there, and TERM arrives in that phase."""
+    spec = spec_for(tmp_path, "cat in*.txt > out.txt")
+    data = tmp_path / "data"
+    inputs = []
+    for i in range(10):
+        (data / ("in%d.txt" % i)).write_text("part %d\n" % i)
+        missing = [{"url": "file://%s/missing-%d-%d" % (data, i, j)} for j in range(30)]
+        good = {"url": "file://%s" % (data / ("in%d.txt" % i))}
+        inputs.append({"lfn": "in%d.txt" % i, "sources": [*missing, good]})
+    spec["inputs"] = inputs  # 310 transfer attempts: a multipart block of ~90 KiB
+    proc = start_lite(job, spec)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "Staging out output files" not in seen and time.monotonic() < deadline:
+            seen += proc.stderr.readline()
+        wait_for(lambda: writing_to_stdout(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Caught TERM signal during cleanup; finishing it" in err
+    assert err.rstrip().endswith("PegasusLite: exitcode 143")
+    assert (tmp_path / "out" / "out.txt").exists()  # the job itself had finished its work
+    assert "---------------pegasus-multipart" in out
+    assert list(job.wn_tmp.iterdir()) == []
+
+
 class _Stall(http.server.BaseHTTPRequestHandler):
     """Takes a request and never answers (until the test ends)."""
 
