@@ -67,3 +67,16 @@ def transfer(src: str, dst: str, lfn: str = "f", **extra) -> dict:
     }
     entry.update(extra)
     return entry
+
+
+def target(kind: str, url: str, site: str = "dst", recursive: bool = False) -> dict:
+    """A mkdir or remove entry as the planner writes it."""
+    entry = {"type": kind, "target": {"site_label": site, "url": url}}
+    if kind == "remove":
+        entry["target"]["recursive"] = recursive
+    return entry
+
+
+def leftovers(directory) -> list[str]:
+    """Every name in a destination directory (temporary .part files included)."""
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []

@@ -16,7 +16,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from tests.servers.moto import ACCESS_KEY, REGION, SECRET_KEY
-from tests.transfer.conftest import transfer
+from tests.transfer.conftest import leftovers, target, transfer
 from transfer import errors
 from transfer.credentials import Credentials
 from transfer.handlers.base import Context
@@ -75,23 +75,12 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def target(kind: str, url: str, recursive: bool = False) -> dict:
-    entry = {"type": kind, "target": {"site_label": "gcs", "url": url}}
-    if kind == "remove":
-        entry["target"]["recursive"] = recursive
-    return entry
-
-
-def leftovers(directory) -> list[str]:
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-
-
 # ---------------------------------------------------------------------- mkdir, put, get, copy
 
 
 def test_mkdir_creates_the_bucket_and_an_existing_one_is_fine(gcs, pegasus_transfer):
     for _ in range(2):
-        run = pegasus_transfer([target("mkdir", gcs.url())], env=gcs.env)
+        run = pegasus_transfer([target("mkdir", site="gcs", url=gcs.url())], env=gcs.env)
         assert run.rc == 0, run.stderr
         assert gcs.client.lookup_bucket(gcs.bucket) is not None
 
@@ -207,16 +196,22 @@ def test_remove_and_recursive_remove_really_delete(gcs, pegasus_transfer):
         bucket.blob(name).upload_from_string(name)
     assert gcs.names() == set(names)
     entries = [
-        target("remove", gcs.url("top")),
-        target("remove", gcs.url("d"), recursive=True),  # "d" itself and d/..., not dx/
-        target("remove", gcs.url("many/"), recursive=True),
-        target("remove", gcs.url("no-such-object")),  # already gone: fine, as gsutil rm -f
+        target("remove", site="gcs", url=gcs.url("top")),
+        target(
+            "remove", site="gcs", url=gcs.url("d"), recursive=True
+        ),  # "d" itself and d/..., not dx/
+        target("remove", site="gcs", url=gcs.url("many/"), recursive=True),
+        target(
+            "remove", site="gcs", url=gcs.url("no-such-object")
+        ),  # already gone: fine, as gsutil rm -f
     ]
     run = pegasus_transfer(entries, env=gcs.env)
     assert run.rc == 0, run.stderr
     assert gcs.names() == {"dx/keep"}
 
-    run = pegasus_transfer([target("remove", gcs.url(), recursive=True)], env=gcs.env)
+    run = pegasus_transfer(
+        [target("remove", site="gcs", url=gcs.url(), recursive=True)], env=gcs.env
+    )
     assert run.rc == 0, run.stderr
     assert gcs.client.lookup_bucket(gcs.bucket) is None
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.transfer.conftest import transfer
+from tests.transfer.conftest import leftovers, transfer
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -28,11 +28,6 @@ def credentials_file(path, text: str) -> str:
     path.write_text(text)
     path.chmod(0o600)
     return str(path)
-
-
-def leftovers(directory) -> list[str]:
-    """Every name in a destination directory (temporary .part files included)."""
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
 
 def attempts_for(report: dict, lfn: str) -> list[dict]:

@@ -15,7 +15,7 @@ def sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def leftovers(directory) -> list[str]:
+def part_files(directory) -> list[str]:
     """Temporary names a failed transfer might have left behind."""
     return [p.name for p in directory.iterdir() if ".part-" in p.name]
 
@@ -68,7 +68,7 @@ def test_expected_checksum(pegasus_transfer, files, tmp_path):
     assert run.rc == 1
     assert (tmp_path / "out" / "good").exists()
     assert not (tmp_path / "out" / "bad").exists()
-    assert leftovers(tmp_path / "out") == []
+    assert part_files(tmp_path / "out") == []
     assert "checksum mismatch" in run.stderr
     bad_attempts = [a for a in run.report["attempts"] if a["lfn"] == "bad"]
     assert len(bad_attempts) == 2  # the first fetch and exactly one re-fetch
@@ -101,7 +101,7 @@ def test_missing_source_fails_at_once_without_retries(pegasus_transfer, tmp_path
     assert run.rc == 1
     assert len(run.report["attempts"]) == 1
     assert "does not exist" in run.stderr
-    assert not (tmp_path / "out").exists() or leftovers(tmp_path / "out") == []
+    assert not (tmp_path / "out").exists() or part_files(tmp_path / "out") == []
 
 
 def test_priority_orders_sources(pegasus_transfer, files, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.servers import start_or_skip
 from tests.servers.moto import ACCESS_KEY, REGION, SECRET_KEY, MotoS3
-from tests.transfer.conftest import transfer
+from tests.transfer.conftest import leftovers, target, transfer
 from transfer import errors
 from transfer.credentials import Credentials
 from transfer.handlers.base import Context
@@ -141,23 +141,12 @@ def get(url: str, dst: str, lfn: str = "f", **extra) -> dict:
     return entry
 
 
-def target(kind: str, url: str, recursive: bool = False) -> dict:
-    entry = {"type": kind, "target": {"site_label": "s3site", "url": url}}
-    if kind == "remove":
-        entry["target"]["recursive"] = recursive
-    return entry
-
-
-def leftovers(directory) -> list[str]:
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-
-
 # ---------------------------------------------------------------------- mkdir, put, get, copy
 
 
 def test_mkdir_creates_the_bucket_and_an_existing_one_is_fine(s3, pegasus_transfer):
     for _ in range(2):
-        run = pegasus_transfer([target("mkdir", s3.url())], env=s3.env)
+        run = pegasus_transfer([target("mkdir", site="s3site", url=s3.url())], env=s3.env)
         assert run.rc == 0, run.stderr
         s3.client.head_bucket(Bucket=s3.bucket)
 
@@ -287,7 +276,8 @@ def test_s3s_over_tls_with_a_private_ca(s3_tls_server, pegasus_transfer, tmp_pat
 
     env["AWS_CA_BUNDLE"] = str(s3_tls_server.cafile)
     run = pegasus_transfer(
-        [target("mkdir", "s3s://test@mototls/%s" % bucket), put(src, url)], env=env
+        [target("mkdir", site="s3site", url="s3s://test@mototls/%s" % bucket), put(src, url)],
+        env=env,
     )
     assert run.rc == 0, run.stderr
     run = pegasus_transfer([get(url, str(tmp_path / "back.dat"))], env=env)
@@ -314,17 +304,21 @@ def test_remove_and_recursive_remove_really_delete(s3, pegasus_transfer):
     for name in names:
         s3.client.put_object(Bucket=s3.bucket, Key=name, Body=name.encode())
     entries = [
-        target("remove", s3.url("top")),
-        target("remove", s3.url("d"), recursive=True),  # "d" itself and d/..., not dx/
-        target("remove", s3.url("many/"), recursive=True),
-        target("remove", s3.url("no-such-key")),  # already gone: fine, as rm -f
+        target("remove", site="s3site", url=s3.url("top")),
+        target(
+            "remove", site="s3site", url=s3.url("d"), recursive=True
+        ),  # "d" itself and d/..., not dx/
+        target("remove", site="s3site", url=s3.url("many/"), recursive=True),
+        target("remove", site="s3site", url=s3.url("no-such-key")),  # already gone: fine, as rm -f
     ]
     run = pegasus_transfer(entries, env=s3.env)
     assert run.rc == 0, run.stderr
     assert s3.keys() == {"dx/keep"}
 
     # a bucket URL, recursively: its objects, then the bucket
-    run = pegasus_transfer([target("remove", s3.url(), recursive=True)], env=s3.env)
+    run = pegasus_transfer(
+        [target("remove", site="s3site", url=s3.url(), recursive=True)], env=s3.env
+    )
     assert run.rc == 0, run.stderr
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         s3.client.head_bucket(Bucket=s3.bucket)
@@ -404,7 +398,7 @@ def test_wrong_secret_key_is_denied_in_one_line_without_the_secret(
 
 def test_world_readable_credentials_file_is_made_private(s3, pegasus_transfer):
     s3.creds.chmod(0o644)
-    run = pegasus_transfer([target("mkdir", s3.url())], env=s3.env)
+    run = pegasus_transfer([target("mkdir", site="s3site", url=s3.url())], env=s3.env)
     assert run.rc == 0, run.stderr
     assert "changed it to 0600" in run.stderr
     assert stat.S_IMODE(os.stat(s3.creds).st_mode) == 0o600

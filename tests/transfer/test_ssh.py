@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import console_script
 from tests.servers.sshd import keygen
+from tests.transfer.conftest import leftovers
 from transfer.credentials import Credentials
 from transfer.handlers.base import Context
 from transfer.handlers.ssh import SshHandler
@@ -55,10 +56,6 @@ def entry(src: str, dst: str, lfn: str, src_site: str = "local", dst_site: str =
     }
     item.update(extra)
     return item
-
-
-def leftovers(directory) -> list[str]:
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
 
 def logins(server) -> int:

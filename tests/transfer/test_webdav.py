@@ -11,7 +11,7 @@ import pytest
 from tests.servers import start_or_skip
 from tests.servers.nginx import Nginx
 from tests.servers.webdav import WebDav
-from tests.transfer.conftest import transfer
+from tests.transfer.conftest import target, transfer
 
 pytestmark = pytest.mark.server
 
@@ -86,17 +86,6 @@ def unique(prefix: str) -> str:
     return "%s-%s" % (prefix, os.urandom(4).hex())
 
 
-def mkdir_entry(url: str) -> dict:
-    return {"type": "mkdir", "target": {"site_label": "dav", "url": url}}
-
-
-def remove_entry(url: str, recursive: bool = False) -> dict:
-    return {
-        "type": "remove",
-        "target": {"site_label": "dav", "url": url, "recursive": recursive},
-    }
-
-
 def test_put_into_new_collections_then_get_back(webdav_server, pegasus_transfer, tmp_path):
     top = unique("put")
     files = {"one.txt": b"one\n", "two.bin": os.urandom(100_000), "big.bin": os.urandom(20 * MIB)}
@@ -157,10 +146,14 @@ def test_parallel_puts_into_one_new_collection(webdav_server, pegasus_transfer, 
 def test_mkdir_creates_the_whole_chain(webdav_server, pegasus_transfer, tmp_path):
     top = unique("mk")
     env = credentials(tmp_path, webdav_server)
-    run = pegasus_transfer([mkdir_entry(dav(webdav_server, "%s/d1/d2/d3" % top))], env=env)
+    run = pegasus_transfer(
+        [target("mkdir", site="dav", url=dav(webdav_server, "%s/d1/d2/d3" % top))], env=env
+    )
     assert run.rc == 0, run.stderr
     assert (webdav_server.root / top / "d1" / "d2" / "d3").is_dir()
-    again = pegasus_transfer([mkdir_entry(dav(webdav_server, "%s/d1/d2" % top))], env=env)
+    again = pegasus_transfer(
+        [target("mkdir", site="dav", url=dav(webdav_server, "%s/d1/d2" % top))], env=env
+    )
     assert again.rc == 0, again.stderr  # already there is fine
 
 
@@ -174,9 +167,9 @@ def test_remove_file_collection_and_missing(webdav_server, pegasus_transfer, tmp
     env = credentials(tmp_path, webdav_server)
     run = pegasus_transfer(
         [
-            remove_entry(dav(webdav_server, "%s/single.txt" % top)),
-            remove_entry(dav(webdav_server, "%s/tree" % top), recursive=True),
-            remove_entry(dav(webdav_server, "%s/never-existed" % top)),
+            target("remove", site="dav", url=dav(webdav_server, "%s/single.txt" % top)),
+            target("remove", site="dav", url=dav(webdav_server, "%s/tree" % top), recursive=True),
+            target("remove", site="dav", url=dav(webdav_server, "%s/never-existed" % top)),
         ],
         env=env,
     )
@@ -348,7 +341,7 @@ def test_refuses_to_remove_the_top_collection(webdav_server, pegasus_transfer, t
     marker = webdav_server.root / unique("keep")
     marker.write_bytes(b"keep")
     run = pegasus_transfer(
-        [remove_entry(dav(webdav_server, "/"), recursive=True)],
+        [target("remove", site="dav", url=dav(webdav_server, "/"), recursive=True)],
         env=credentials(tmp_path, webdav_server),
     )
     assert run.rc == 1
@@ -365,7 +358,7 @@ def test_nginx_dav_module(nginx_dav, pegasus_transfer, tmp_path):
     put = pegasus_transfer([transfer("file://%s/up" % tmp_path, dav(nginx_dav, "a/b/up"))])
     assert put.rc == 0, put.stderr
     assert (root / "a" / "b" / "up").read_bytes() == data
-    made = pegasus_transfer([mkdir_entry(dav(nginx_dav, "m/n"))])
+    made = pegasus_transfer([target("mkdir", site="dav", url=dav(nginx_dav, "m/n"))])
     assert made.rc == 0, made.stderr
     assert (root / "m" / "n").is_dir()
     entry = transfer(dav(nginx_dav, "a/b/up"), dav(nginx_dav, "c/copy"))
@@ -373,6 +366,6 @@ def test_nginx_dav_module(nginx_dav, pegasus_transfer, tmp_path):
     copied = pegasus_transfer([entry])
     assert copied.rc == 0, copied.stderr
     assert (root / "c" / "copy").read_bytes() == data
-    gone = pegasus_transfer([remove_entry(dav(nginx_dav, "a"), recursive=True)])
+    gone = pegasus_transfer([target("remove", site="dav", url=dav(nginx_dav, "a"), recursive=True)])
     assert gone.rc == 0, gone.stderr
     assert sorted(os.listdir(root)) == ["c", "m"]
