@@ -29,6 +29,15 @@ def bare_python(tmp_path_factory):
     return str(venv / "bin" / "python")
 
 
+def run_bundle(python: str, bundle, workdir) -> subprocess.CompletedProcess:
+    """``python -I bundle.pyz job.json`` in ``workdir`` with a bare environment."""
+    env = {"PATH": "/usr/bin:/bin", "PEGASUS_WN_TMP": str(workdir), "PEGASUS_WN_TMP_MIN_SPACE": "1"}
+    return subprocess.run(
+        [python, "-I", str(bundle), "job.json"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def test_bundle_holds_our_packages_and_no_compiled_code(bundle):
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
@@ -58,15 +67,7 @@ def test_bundle_runs_a_job_with_http_staging_in_a_bare_environment(
                      "destinations": [{"url": "file://%s/out/digest.txt" % tmp_path}]}],
     }  # fmt: skip
     (tmp_path / "job.json").write_text(json.dumps(spec))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PEGASUS_WN_TMP": str(tmp_path),
-        "PEGASUS_WN_TMP_MIN_SPACE": "1",
-    }
-    done = subprocess.run(
-        [bare_python, "-I", str(bundle), "job.json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run_bundle(bare_python, bundle, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.rstrip().endswith("PegasusLite: exitcode 0")
     digest = (tmp_path / "out" / "digest.txt").read_text().strip()
@@ -80,15 +81,7 @@ def test_bundle_says_clearly_when_a_scheme_needs_a_missing_library(bundle, bare_
         "inputs": [{"lfn": "x", "sources": [{"url": "s3://user@site/bucket/x"}]}],
     }
     (tmp_path / "job.json").write_text(json.dumps(spec))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PEGASUS_WN_TMP": str(tmp_path),
-        "PEGASUS_WN_TMP_MIN_SPACE": "1",
-    }
-    done = subprocess.run(
-        [bare_python, "-I", str(bundle), "job.json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run_bundle(bare_python, bundle, tmp_path)
     assert done.returncode == 71
     assert (
         "s3:// URLs need boto3, which is not installed: pip install 'pegasus-lite[s3]'"

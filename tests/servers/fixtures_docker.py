@@ -54,29 +54,27 @@ def test_image(docker_engine, docker_registry) -> str:
         raise  # unreachable
 
 
-@pytest.fixture(scope="session")
-def xrootd_server():
-    """xrootd exporting ``.export`` (URLs: ``.url_for(relpath)``), no authentication."""
-    scratch = shared_scratch("pegasus-lite-xrd-")
+def _serve_in_scratch(server_class, prefix: str):
+    """Start a server whose files live in a world-traversable scratch dir (it runs as
+    nobody), and remove that dir afterwards, whether the server started or not."""
+    scratch = shared_scratch(prefix)
     try:
-        server = start_or_skip(XRootD(scratch))
+        server = start_or_skip(server_class(scratch))
     except BaseException:  # skipped or failed: nothing to keep
         remove_scratch(scratch)
         raise
     yield server
     server.stop()
     remove_scratch(scratch)
+
+
+@pytest.fixture(scope="session")
+def xrootd_server():
+    """xrootd exporting ``.export`` (URLs: ``.url_for(relpath)``), no authentication."""
+    yield from _serve_in_scratch(XRootD, "pegasus-lite-xrd-")
 
 
 @pytest.fixture(scope="session")
 def gridftp_server():
     """globus-gridftp-server with GSI; clients need ``.client_env()`` (proxy, CA dir, gfal)."""
-    scratch = shared_scratch("pegasus-lite-gftp-")
-    try:
-        server = start_or_skip(GridFTP(scratch))
-    except BaseException:  # skipped or failed: nothing to keep
-        remove_scratch(scratch)
-        raise
-    yield server
-    server.stop()
-    remove_scratch(scratch)
+    yield from _serve_in_scratch(GridFTP, "pegasus-lite-gftp-")
