@@ -2,7 +2,8 @@
 
 Exit 0 when every transfer succeeded, 1 otherwise, as Pegasus.  Logs go to stderr in
 Pegasus's format; a bad request is one line naming the problem (``--debug`` adds the
-traceback).
+traceback).  Called with ``-classad`` or ``-infile`` it is an HTCondor file transfer plugin
+(``condor_plugin``), loaded only then.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def read_input(path: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if "-classad" in words or "-infile" in words:  # HTCondor's starter: the plugin protocol
+        from .condor_plugin import main as plugin_main
+
+        return plugin_main(words)
     args = build_parser().parse_args(argv)
     setup_logging(args.debug)
     env = dict(os.environ)
