@@ -1,6 +1,8 @@
 """The worker bundle: one executable zip with kickstart, transfer, containers and lite.
 
-``python3 bundle.pyz job.json`` runs a job on a node where nothing of ours is installed.
+``python3 bundle.pyz job.json`` runs a job on a node where nothing of ours is installed;
+``bundle.pyz transfer ARGS`` (pegasus-transfer, for auxiliary jobs) and ``bundle.pyz exitcode
+ARGS`` (pegasus-exitcode, the DAG's POST script) need nothing more than the same packages.
 Pure-Python copies of requests and what it needs ride along, so file, http(s) and webdav
 staging work on a bare node; other schemes use the node's own libraries and say clearly
 when one is missing.  Compiled extension modules are never copied (they would tie the

@@ -1,4 +1,10 @@
-"""``pegasus-lite job.json``: run one planned job on this node (see lite/job.py)."""
+"""``pegasus-lite job.json``: run one planned job on this node (see lite/job.py).
+
+The same command (and the worker bundle, which is every planned job's executable) has
+subcommands for the other jobs of a workflow: ``transfer ARGS`` is pegasus-transfer (the
+auxiliary stage-out and cleanup jobs), ``exitcode ARGS`` is pegasus-exitcode (the DAG's POST
+script), ``bundle OUT`` writes the bundle.  Each imports only what it needs.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,9 @@ def build_parser():
         description="Run one planned job on the worker node: pick a work dir, stage in and "
         "verify inputs, run the task under pegasus-kickstart (bare or in a container), check "
         "and stage out the outputs, clean up. Records on stdout, log on stderr, last line "
-        "'PegasusLite: exitcode N'.",
+        "'PegasusLite: exitcode N'.  Other uses: 'pegasus-lite transfer ARGS' is pegasus-transfer, "
+        "'pegasus-lite exitcode ARGS' is pegasus-exitcode, 'pegasus-lite bundle OUT' writes "
+        "the worker bundle.",
     )
     parser.add_argument("spec", help="the job spec (JSON) written by the planner")
     parser.add_argument(
@@ -53,7 +61,16 @@ def _quick_parse(argv: list[str]) -> tuple[str, bool] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bundle"]:
+    command = argv[0] if argv else None
+    if command == "transfer":
+        from transfer.cli import main as transfer_main
+
+        return transfer_main(argv[1:])
+    if command == "exitcode":
+        from .exitcode import main as exitcode_main
+
+        return exitcode_main(argv[1:])
+    if command == "bundle":
         return bundle_main(argv[1:])
     quick = _quick_parse(argv)
     if quick is None:

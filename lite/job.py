@@ -5,6 +5,10 @@ arrive), run each task under kickstart (in-process), check the declared outputs,
 ``.meta`` of their checksums, stage out, clean up.  stdout carries the kickstart records
 and the multipart blocks; stderr the log, ending with ``PegasusLite: exitcode N``.
 
+Credentials the batch system brought (spec ``credentials``) are moved out of the start dir
+into a private directory of the work dir before anything is staged, named to staging and
+tasks by their environment variables, and deleted when the job ends, however it ends.
+
 Exit code: the task's own; 71 when the wrapper itself failed (spec, work dir, staging,
 integrity, container, a missing output, stage-out), as Pegasus does; 128+n for signal n.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 import time
 
@@ -24,6 +29,7 @@ from .log import banner, log
 from .spec import JobSpec, SpecError, load
 
 WRAPPER_FAILED = 71
+CREDENTIALS_DIR = ".pegasus.credentials"  # in the work dir, mode 0700
 VERSION = "5.1.3"  # the PegasusLite behaviour we reproduce
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -80,6 +86,8 @@ class Job:
         self.records: list[str] = []
         self.runtime = None  # containers.Runtime when the job runs in a container
         self.image: str | None = None  # what the runtime runs
+        self.credential_env: dict[str, str] = {}  # variable -> installed credential file
+        self.credential_files: list[str] = []  # to delete when the job ends
 
     # -------------------------------------------------------------- signals
 
@@ -141,6 +149,7 @@ class Job:
         os.makedirs(multipart, exist_ok=True)
         os.environ["PEGASUS_MULTIPART_DIR"] = multipart  # read by the transfer report
         self.env["PEGASUS_MULTIPART_DIR"] = multipart
+        self._install_credentials()
 
         self.stager = staging.Stager(spec, self.env, meta_dir=self.start_dir)
         if spec.container is not None:
@@ -177,25 +186,106 @@ class Job:
             self.stager.run(staging.stage_out_entries(spec.checkpoints, self.workdir, {}))
         return code
 
+    # -------------------------------------------------------------- credentials
+
+    def _install_credentials(self) -> None:
+        """Each credential file leaves the start dir for a private directory of the work dir
+        (0600) and its variable points there, for staging and for the tasks."""
+        if not self.spec.credentials:
+            return
+        directory = os.path.join(self.workdir, CREDENTIALS_DIR)
+        os.mkdir(directory, 0o700)
+        installed: dict[str, str] = {}
+        for credential in self.spec.credentials:
+            path = installed.get(credential.file)
+            if path is None:
+                path = installed[credential.file] = self._move_credential(credential, directory)
+            self.credential_env[credential.env] = path
+            self.env[credential.env] = path
+            log("Credential %s: %s moved into the work dir" % (credential.env, credential.file))
+
+    def _move_credential(self, credential, directory: str) -> str:
+        origin = os.path.join(self.start_dir, credential.file)
+        target = os.path.join(directory, credential.file)
+        try:
+            st = os.lstat(origin)
+        except OSError:
+            raise JobFailed(
+                "credential %s: file %s is not in the start directory %s (the batch system "
+                "did not bring it)" % (credential.env, credential.file, self.start_dir)
+            ) from None
+        self.credential_files.append(target)  # removed at the end, whatever happens next
+        moved = False
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            try:
+                os.rename(origin, target)
+                moved = True
+            except OSError:
+                pass  # another file system: copy, then remove
+        if not moved:
+            # a symlink or a hard link: copy the content, leave the file it shares alone
+            _copy_private(origin, target, credential)
+        os.chmod(target, 0o600)
+        if not moved:
+            os.unlink(origin)
+        return target
+
+    def _remove_credentials(self) -> None:
+        """At the end, whatever the outcome: the installed copies and any left in the start
+        dir (a job that failed before installing them)."""
+        paths = list(self.credential_files)
+        if self.spec is not None:
+            paths += [os.path.join(self.start_dir, c.file) for c in self.spec.credentials]
+        removed = 0
+        for path in paths:
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log("Cannot remove the credential file %s: %s" % (path, exc.strerror))
+        self.credential_files = []
+        if removed:
+            log("Removed %d credential file%s" % (removed, "s" if removed > 1 else ""))
+
+    # -------------------------------------------------------------- inputs
+
+    def _brought(self, lfn: str) -> str:
+        """Where HTCondor put an input: ``lfn`` in the start dir, or its base name there
+        (transfer_input_files flattens a deep LFN like ``a/b/c.txt`` to ``c.txt``)."""
+        for name in dict.fromkeys((lfn, os.path.basename(lfn))):
+            origin = os.path.join(self.start_dir, name)
+            if os.path.exists(origin):
+                return origin
+        raise JobFailed(
+            "input %s was to be provided by the batch system, but is not in %s"
+            % (lfn, self.start_dir)
+        )
+
     def _condorio_inputs(self) -> None:
-        """Inputs with no source were put in the start dir by HTCondor: use them in place."""
+        """Inputs with no source were put in the start dir by HTCondor: use them in place,
+        verified against the spec's sha256 or, without one, the parents' ``.meta`` files
+        that came along."""
+        from_meta: dict[str, str] | None = None
         for item in self.spec.inputs:
             if item.sources or item.lfn == self._image_lfn:
                 continue
             target = os.path.join(self.workdir, item.lfn)
-            origin = os.path.join(self.start_dir, item.lfn)
-            if not os.path.exists(origin):
-                raise JobFailed(
-                    "input %s was to be provided by the batch system, but is not in %s"
-                    % (item.lfn, self.start_dir)
-                )
+            origin = self._brought(item.lfn)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(origin, target)
-            if item.sha256:
+            expected, where = item.sha256, "the job spec"
+            if expected is None:
+                if from_meta is None:
+                    from_meta = _integrity().load_meta_dir(self.start_dir)
+                expected, where = from_meta.get(item.lfn), "a .meta file"
+            if expected:
                 actual = _integrity().sha256_file(origin)
-                if actual != item.sha256:
+                if actual != expected:
                     raise JobFailed(
-                        "input %s: sha256 %s, expected %s" % (item.lfn, actual, item.sha256)
+                        "input %s: sha256 %s, expected %s (from %s)"
+                        % (item.lfn, actual, expected, where)
                     )
 
     def _set_executable_bits(self) -> None:
@@ -223,11 +313,16 @@ class Job:
             kill_after=min(30.0, max(1.0, (task.walltime or 0) * 0.05)),
             log=log,
         )
+        for stream in ("stdin", "stdout", "stderr"):
+            lfn = getattr(task, stream)
+            if lfn:
+                setattr(options, stream, kickstart.Stdio("file", os.path.join(self.workdir, lfn)))
         if self.runtime is not None:
             inv = self._run_in_container(task, [program, *task.arguments], options)
         else:
             env = dict(self.env)
             env.update(task.environment)
+            env.update(self.credential_env)
             inv = kickstart.run([program, *task.arguments], options, env=env)
         sys.stdout.write(inv.record)
         sys.stdout.flush()
@@ -236,7 +331,38 @@ class Job:
             raise Interrupted(inv.job.signals[0])
         if inv.job is not None and inv.job.timed_out:
             log("The task ran past its walltime of %s s and was stopped" % task.walltime)
-        return inv.exitcode
+        code = inv.exitcode
+        problem = self._message_problem(task, inv.record)
+        if problem is not None:
+            log("The task counts as failed: %s" % problem)
+            code = code or 1
+        return code
+
+    def _message_problem(self, task, record: str) -> str | None:
+        """The task's success/failure message, looked for in its stdout and stderr: the
+        captured tail the record carries (what pegasus-exitcode would see), or the named
+        files; None when the messages say nothing against it."""
+        if not task.success_message and not task.failure_message:
+            return None
+        from .exitcode import stream_data
+
+        captured = stream_data(record)
+
+        def present(message: str) -> bool:
+            for stream in ("stdout", "stderr"):
+                lfn = getattr(task, stream)
+                if lfn:
+                    if _file_contains(os.path.join(self.workdir, lfn), message):
+                        return True
+                elif message in captured.get(stream, ""):
+                    return True
+            return False
+
+        if task.failure_message and present(task.failure_message):
+            return "its output has the failure message %r" % task.failure_message
+        if task.success_message and not present(task.success_message):
+            return "its output lacks the success message %r" % task.success_message
+        return None
 
     # -------------------------------------------------------------- containers
 
@@ -292,6 +418,7 @@ class Job:
         runtime = self.runtime
         env = {"HOME": self.workdir, "PEGASUS_MULTIPART_DIR": self.env["PEGASUS_MULTIPART_DIR"]}
         env.update(task.environment)
+        env.update(self.credential_env)  # the work dir has the same path inside
         argv = expand_arguments(argv, env)  # $VAR means the container's variable
         options.expand_arguments = False
         name = runtime.new_name(self.spec.job_name or self.spec.job_id)
@@ -342,6 +469,7 @@ class Job:
         """Multipart blocks to stdout, then the work dir goes (unless kept)."""
         if self.runtime is not None:
             self.runtime.close()
+        self._remove_credentials()
         if self.workdir is None:
             return
         if self.stager is not None and self.stager.report and self.stager.report.attempts:
@@ -359,6 +487,50 @@ class Job:
         elif self.created_workdir:
             log("Keeping the work directory %s" % self.workdir)
         self.workdir = None
+
+
+def _copy_private(origin: str, target: str, credential) -> None:
+    """Copy a credential (following a symlink) into a new 0600 file."""
+    try:
+        with open(origin, "rb") as src:
+            if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                raise JobFailed(
+                    "credential %s: %s in the start directory is not a regular file"
+                    % (credential.env, credential.file)
+                )
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as dst:
+                while True:
+                    block = src.read(1 << 16)
+                    if not block:
+                        break
+                    dst.write(block)
+    except OSError as exc:
+        raise JobFailed(
+            "credential %s: cannot copy %s into the work dir: %s"
+            % (credential.env, credential.file, exc.strerror)
+        ) from None
+
+
+def _file_contains(path: str, needle: str) -> bool:
+    """``needle`` in the file, read in blocks (a message may span two of them)."""
+    wanted = needle.encode("utf-8", "surrogateescape")
+    if not wanted:
+        return True
+    keep = len(wanted) - 1
+    tail = b""
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                block = fh.read(1 << 20)
+                if not block:
+                    return False
+                data = tail + block
+                if wanted in data:
+                    return True
+                tail = data[-keep:] if keep else b""
+    except OSError:
+        return False
 
 
 class _Stopper:

@@ -23,10 +23,12 @@ Example (``version`` 1)::
       "inputs": [{"lfn": "keg", "executable": true,
                   "sources": [{"url": "file:///bin/keg", "site": "local"}]},
                  {"lfn": "f.a", "sha256": "...", "symlink": true,
-                  "sources": [{"url": "http://host/f.a", "site": "web"}]}],
+                  "sources": [{"url": "http://host/f.a", "site": "web"}]},
+                 {"lfn": "run/f.c"}],                 # no sources: HTCondor brings it
       "outputs": [{"lfn": "f.b1", "destinations": [{"url": "file:///out/f.b1", "site": "local"}]},
                   {"lfn": "f.b2", "optional": true, "destinations": [...]}],
       "checkpoints": [{"lfn": "state.ckpt", "sources": [...], "destinations": [...]}],
+      "credentials": [{"env": "SSH_PRIVATE_KEY", "file": "id_rsa"}],
       "transfer": {"attempts": 3, "threads": 4}
     }
 
@@ -38,6 +40,25 @@ the node's image cache does not already hold the image.  ``sha256`` is that file
 or, with no ``image_lfn``, the pulled image's ID or manifest digest.  ``mounts`` are extra
 ``host:container[:options]`` binds, ``gpus`` asks for every GPU, ``options`` are appended
 to the engine's run command.
+
+``inputs``: an input without ``sources`` is one the batch system brings into the job's
+start directory (condorio: HTCondor's transfer_input_files), by its LFN or, for a deep LFN
+like ``a/b/c.txt``, by its base name.  Its checksum is the spec's ``sha256`` or, without one,
+the value in the ``.meta`` files that came along (the parent jobs' outputs).
+
+``credentials``: secrets the batch system brings into the job's start directory (HTCondor's
+transfer_input_files) as ``file``, a bare file name.  pegasus-lite moves each into the work
+dir (mode 0600), sets the environment variable ``env`` to its absolute path for staging and
+for the tasks (``SSH_PRIVATE_KEY``, ``SSH_PRIVATE_KEY_<site>``, ``PEGASUS_CREDENTIALS``,
+``X509_USER_PROXY``, ``IRODS_ENVIRONMENT_FILE``, ``GOOGLE_APPLICATION_CREDENTIALS``, ...: the
+names the transfer engine reads), and deletes it when the job ends, whatever the outcome.  A
+missing file fails the job (exit 71) before anything is staged.
+
+``tasks[].success_message`` / ``failure_message``: after the task ends, its stdout and
+stderr (the part kickstart keeps in the record, or the named ``stdout``/``stderr`` files)
+must contain the success message and must not contain the failure message, else the task
+counts as failed (exit 1 when it had exited 0).  ``tasks[].stdin``/``stdout``/``stderr``
+name files in the work dir that the task reads and writes instead of captured streams.
 """
 
 from __future__ import annotations
@@ -122,7 +143,8 @@ class InputFile:
         obj = _type(obj, dict, where)
         _unknown(obj, {"lfn", "sources", "sha256", "executable", "symlink", "metadata"}, where)
         self.lfn = _lfn(_field(obj, "lfn", str, where), where + ".lfn")
-        self.sources = _locations(obj, "sources", where)
+        # no sources: the batch system brings the file into the start dir (condorio)
+        self.sources = _locations(obj, "sources", where, required=False)
         self.sha256 = _sha256(obj.get("sha256"), where + ".sha256")
         self.executable: bool = _field(obj, "executable", bool, where, False)
         self.symlink: bool = _field(obj, "symlink", bool, where, False)
@@ -176,6 +198,28 @@ class Container:
         ]
 
 
+def _env_name(value: str, where: str) -> str:
+    ok = value[:1].isascii() and (value[:1].isalpha() or value[:1] == "_")
+    if not ok or not all(c.isascii() and (c.isalnum() or c == "_") for c in value):
+        raise SpecError("%s: %r is not an environment variable name" % (where, value))
+    return value
+
+
+class Credential:
+    """A secret file the batch system put in the start dir, named to the job by ``env``."""
+
+    def __init__(self, obj: Any, where: str):
+        obj = _type(obj, dict, where)
+        _unknown(obj, {"env", "file"}, where)
+        self.env: str = _env_name(_field(obj, "env", str, where), where + ".env")
+        self.file: str = _field(obj, "file", str, where)
+        if self.file in ("", ".", "..") or "/" in self.file or "\0" in self.file:
+            raise SpecError(
+                "%s.file: %r is not a bare file name (the batch system puts the file in the "
+                "job's start directory)" % (where, self.file)
+            )
+
+
 class Task:
     def __init__(self, obj: Any, where: str):
         obj = _type(obj, dict, where)
@@ -220,7 +264,7 @@ class JobSpec:
         doc = _type(doc, dict, "spec")
         allowed = {
             "version", "job", "tasks", "container", "inputs", "outputs", "checkpoints",
-            "transfer", "metadata",
+            "credentials", "transfer", "metadata",
         }  # fmt: skip
         _unknown(doc, allowed, "spec")
         version = _field(doc, "version", int, "spec")
@@ -257,6 +301,10 @@ class JobSpec:
             Checkpoint(f, "spec.checkpoints[%d]" % i)
             for i, f in enumerate(_field(doc, "checkpoints", list, "spec", []))
         ]
+        self.credentials = [
+            Credential(c, "spec.credentials[%d]" % i)
+            for i, c in enumerate(_field(doc, "credentials", list, "spec", []))
+        ]
         transfer = _field(doc, "transfer", dict, "spec", {})
         _unknown(transfer, {"attempts", "threads"}, "spec.transfer")
         self.transfer_attempts: int = _field(transfer, "attempts", int, "spec.transfer", 3)
@@ -272,6 +320,14 @@ class JobSpec:
                 if f.lfn in seen:
                     raise SpecError("%s: %r is also %s" % (where, f.lfn, seen[f.lfn]))
                 seen[f.lfn] = where
+        names: dict[str, int] = {}
+        for i, credential in enumerate(self.credentials):
+            if credential.env in names:
+                raise SpecError(
+                    "spec.credentials[%d].env: %s is also spec.credentials[%d].env"
+                    % (i, credential.env, names[credential.env])
+                )
+            names[credential.env] = i  # one file may serve several variables
         container = self.container
         if container is not None and container.image_lfn and container.sha256:
             for i, f in enumerate(self.inputs):

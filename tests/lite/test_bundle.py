@@ -112,3 +112,46 @@ def test_bundle_runs_inside_the_base_image(bundle, docker_engine, test_image, tm
     assert done.returncode == 0, done.stderr
     assert done.stderr.rstrip().endswith("PegasusLite: exitcode 0")
     assert (work / "out" / "n").read_text().strip() == "22"
+
+
+def run_bundle_command(python: str, bundle, workdir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [python, "-I", str(bundle), *args], cwd=workdir, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_bundle_is_the_whole_job_lifecycle_in_a_bare_environment(bundle, bare_python, tmp_path):
+    """The compute job, its POST script (exitcode) and an auxiliary stage-out job (transfer),
+    all from the one bundle, as a DAG on a node with nothing of ours installed runs them."""
+    spec = {
+        "version": 1,
+        "job": {"id": "ID1", "name": "sum_ID1"},
+        "tasks": [{"executable": {"path": "/bin/sh"}, "arguments": ["-c", "echo 42 > sum.txt"]}],
+        "outputs": [{"lfn": "sum.txt",
+                     "destinations": [{"url": "file://%s/scratch/sum.txt" % tmp_path}]}],
+    }  # fmt: skip
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    job = run_bundle(bare_python, bundle, tmp_path)
+    assert job.returncode == 0, job.stderr
+    (tmp_path / "sum_ID1.out").write_text(job.stdout)
+    (tmp_path / "sum_ID1.err").write_text(job.stderr)
+
+    post = run_bundle_command(
+        bare_python, bundle, tmp_path, "exitcode", "-r", "0", "-s", "PegasusLite:+exitcode+0",
+        "-M", "wf-0.cache.meta", "sum_ID1.out",
+    )  # fmt: skip
+    assert post.returncode == 0, post.stderr
+    (entry,) = json.loads((tmp_path / "sum_ID1.meta").read_text())
+    assert entry["_attributes"]["checksum.value"] == hashlib.sha256(b"42\n").hexdigest()
+    assert (tmp_path / "sum_ID1.out.000").exists()
+
+    transfers = [{"type": "transfer", "linkage": "output", "lfn": "sum.txt",
+                  "src_urls": [{"site_label": "local",
+                                "url": "file://%s/scratch/sum.txt" % tmp_path}],
+                  "dest_urls": [{"site_label": "local",
+                                 "url": "file://%s/outputs/sum.txt" % tmp_path}]}]  # fmt: skip
+    (tmp_path / "stage_out.in").write_text(json.dumps(transfers))
+    aux = run_bundle_command(bare_python, bundle, tmp_path, "transfer", "--file", "stage_out.in")
+    assert aux.returncode == 0, aux.stderr
+    assert (tmp_path / "outputs" / "sum.txt").read_text() == "42\n"

@@ -477,3 +477,24 @@ def test_term_while_the_image_is_being_staged(docker_engine, images, cjob, tmp_p
     assert "- invocation:" not in out  # no task ran: no record, only the transfer block
     assert leftover_containers(docker_engine) == []
     assert list(cjob.wn_tmp.iterdir()) == []
+
+
+@docker
+def test_shipped_credential_and_success_message_inside_the_container(images, cjob, tmp_path):
+    token = cjob.scratch / "token"
+    token.write_text("not-a-real-token-but-secret\n")
+    digest = sha(token)
+    script = 'stat -c %a "$MY_TOKEN" > out.txt; sha256sum < "$MY_TOKEN" | cut -c1-64 >> out.txt'
+    spec = docker_spec(tmp_path, images("present"), script + "; echo task-ok")
+    spec["credentials"] = [{"env": "MY_TOKEN", "file": "token"}]
+    spec["tasks"][0]["success_message"] = "task-ok"
+    run = cjob(spec)
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "out" / "out.txt").read_text() == "600\n%s\n" % digest
+    assert not token.exists()
+    assert "not-a-real-token" not in run.stdout + run.stderr
+    spec["tasks"][0]["success_message"] = "never printed"
+    token.write_text("not-a-real-token-but-secret\n")
+    failed = cjob(spec, name="failed")
+    assert failed.rc == 1
+    assert "its output lacks the success message 'never printed'" in failed.stderr

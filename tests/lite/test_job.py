@@ -383,3 +383,139 @@ def test_term_during_stage_out(job, tmp_path):
     assert proc.returncode == 143
     assert "Caught TERM signal! Aborting..." in err
     assert list(job.wn_tmp.iterdir()) == []
+
+
+# ---------------------------------------------------------------- success and failure messages
+
+
+def test_missing_success_message_fails_the_task(job, tmp_path):
+    spec = spec_for(tmp_path, "echo working; echo x > out.txt")
+    spec["tasks"][0]["success_message"] = "all done"
+    run = job(spec)
+    assert run.rc == 1
+    assert "The task counts as failed: its output lacks the success message 'all done'" in (
+        run.stderr
+    )
+    assert not (tmp_path / "out" / "out.txt").exists()  # a failed task's outputs stay
+    assert run.records[0]["mainjob"]["status"]["regular_exitcode"] == 0
+    assert not run.pegasus_exitcode_accepts()
+
+
+def test_success_message_in_stderr_is_enough(job, tmp_path):
+    spec = spec_for(tmp_path, "echo x > out.txt; echo 'run: all done' >&2")
+    spec["tasks"][0]["success_message"] = "all done"
+    run = job(spec)
+    assert run.rc == 0, run.stderr
+    assert "counts as failed" not in run.stderr
+    assert run.pegasus_exitcode_accepts()
+
+
+def test_failure_message_fails_a_task_that_exited_0(job, tmp_path):
+    spec = spec_for(tmp_path, "echo x > out.txt; echo 'FATAL: disk quota' >&2")
+    spec["tasks"][0]["failure_message"] = "FATAL:"
+    run = job(spec)
+    assert run.rc == 1
+    assert "The task counts as failed: its output has the failure message 'FATAL:'" in run.stderr
+    assert run.stderr.rstrip().endswith("PegasusLite: exitcode 1")
+
+
+def test_failure_message_keeps_the_exit_code_of_a_failed_task(job, tmp_path):
+    spec = spec_for(tmp_path, "echo 'FATAL: no' ; exit 3")
+    spec["tasks"][0]["failure_message"] = "FATAL:"
+    run = job(spec)
+    assert run.rc == 3
+    assert "its output has the failure message 'FATAL:'" in run.stderr
+
+
+def test_messages_are_looked_for_in_named_stdout_files(job, tmp_path):
+    spec = spec_for(tmp_path, "echo 'result: converged'", outputs=("result.log",))
+    spec["tasks"][0].update(stdout="result.log", success_message="converged")
+    run = job(spec)
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "out" / "result.log").read_text() == "result: converged\n"
+    spec["tasks"][0]["success_message"] = "diverged"
+    assert job(spec).rc == 1
+
+
+# ---------------------------------------------------------------- task stdin/stdout/stderr files
+
+
+def test_task_streams_go_to_named_files(job, tmp_path):
+    spec = spec_for(tmp_path, "tr a-z A-Z; echo warn >&2", outputs=("upper.txt", "warn.txt"))
+    spec["tasks"][0].update(stdin="in.txt", stdout="upper.txt", stderr="warn.txt")
+    run = job(spec)
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "out" / "upper.txt").read_text() == "SOME INPUT\n"
+    assert (tmp_path / "out" / "warn.txt").read_text() == "warn\n"
+    files = run.records[0]["files"]
+    assert files["stdout"]["file_name"].endswith("/upper.txt")
+    assert "data" not in files["stdout"]
+    assert files["upper.txt"]["sha256"] == sha(tmp_path / "out" / "upper.txt")
+
+
+# ---------------------------------------------------------------- condorio inputs
+
+
+def condorio_spec(tmp_path: Path, lfn: str, sha256: str | None = None) -> dict:
+    spec = spec_for(tmp_path, "cat %s > out.txt" % lfn)
+    spec["inputs"] = [{"lfn": lfn, **({"sha256": sha256} if sha256 else {})}]
+    return spec
+
+
+def write_parent_meta(directory: Path, lfn: str, sha256: str) -> None:
+    entry = {"_id": lfn, "_type": "file",
+             "_attributes": {"checksum.type": "sha256", "checksum.value": sha256}}  # fmt: skip
+    (directory / "parent_ID0000000.meta").write_text(json.dumps([entry]))
+
+
+def test_condorio_deep_lfn_is_found_by_its_base_name(job, tmp_path):
+    (job.scratch / "c.txt").write_text("deep input\n")
+    run = job(condorio_spec(tmp_path, "a/b/c.txt"))
+    assert run.rc == 0, run.stderr
+    assert (tmp_path / "out" / "out.txt").read_text() == "deep input\n"
+    assert run.records[0]["files"]["a/b/c.txt"]["size"] == 11
+
+
+def test_condorio_input_verified_against_the_parents_meta(job, tmp_path):
+    (job.scratch / "c.txt").write_text("deep input\n")
+    write_parent_meta(job.scratch, "a/b/c.txt", sha(job.scratch / "c.txt"))
+    assert job(condorio_spec(tmp_path, "a/b/c.txt")).rc == 0
+
+
+def test_condorio_input_differing_from_the_parents_meta_fails(job, tmp_path):
+    (job.scratch / "c.txt").write_text("tampered\n")
+    write_parent_meta(job.scratch, "a/b/c.txt", "ab" * 32)
+    run = job(condorio_spec(tmp_path, "a/b/c.txt"))
+    assert run.rc == 71
+    assert "Error: input a/b/c.txt: sha256 %s, expected %s (from a .meta file)" % (
+        sha(job.scratch / "c.txt"), "ab" * 32,
+    ) in run.stderr  # fmt: skip
+    assert run.records == []  # the task never ran
+
+
+def test_condorio_spec_checksum_wins_over_the_meta(job, tmp_path):
+    (job.scratch / "f.txt").write_text("data\n")
+    write_parent_meta(job.scratch, "f.txt", "cd" * 32)  # stale: the spec's value counts
+    assert job(condorio_spec(tmp_path, "f.txt", sha(job.scratch / "f.txt"))).rc == 0
+
+
+def test_condorio_missing_input_names_it(job, tmp_path):
+    run = job(condorio_spec(tmp_path, "a/b/never.txt"))
+    assert run.rc == 71
+    assert "input a/b/never.txt was to be provided by the batch system, but is not in %s" % (
+        job.scratch
+    ) in run.stderr  # fmt: skip
+
+
+def test_a_message_across_two_read_blocks_is_found(tmp_path):
+    from lite.job import _file_contains
+
+    path = tmp_path / "big.log"
+    path.write_bytes(b"x" * ((1 << 20) - 3) + b"MARKER" + b"y" * 10)
+    assert _file_contains(str(path), "MARKER")
+    assert _file_contains(str(path), "xMARKERy")
+    assert not _file_contains(str(path), "MARKERz")
+    assert not _file_contains(str(tmp_path / "absent"), "x")
+    short = tmp_path / "short.log"
+    short.write_bytes(b"ab")
+    assert not _file_contains(str(short), "abc")
