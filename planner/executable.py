@@ -8,8 +8,6 @@ in the job's scratch dir, brought back to ``initialdir``.
 
 from __future__ import annotations
 
-from typing import Optional
-
 # Pegasus's job classes (+pegasus_job_class in the .sub, used by statistics)
 COMPUTE = 1
 STAGE_IN = 2
@@ -26,11 +24,32 @@ DAG = 11
 
 class PlannedJob:
     __slots__ = (
-        "name", "job_class", "site", "universe", "directory", "spec", "transfers",
-        "arguments", "input_files", "output_files", "output_remaps", "environment", "condor",
-        "priority", "retry", "category", "parents", "cluster_size", "transformation",
-        "dax_job_id", "runtime", "cores", "gpus", "success_message", "initialdir",
+        "arguments",
+        "category",
+        "cluster_size",
+        "condor",
+        "cores",
+        "dax_job_id",
+        "directory",
+        "environment",
+        "gpus",
+        "initialdir",
+        "input_files",
         "integrity",
+        "job_class",
+        "name",
+        "output_files",
+        "output_remaps",
+        "parents",
+        "priority",
+        "retry",
+        "runtime",
+        "site",
+        "spec",
+        "success_message",
+        "transfers",
+        "transformation",
+        "universe",
     )  # fmt: skip
 
     def __init__(self, name: str, job_class: int, site: str):
@@ -39,8 +58,8 @@ class PlannedJob:
         self.site = site
         self.universe = "vanilla"  # vanilla (runs through pegasus-lite) | local (submit host)
         self.directory = "00/00"  # relative to the submit dir: where .sub/.json/.out/.err live
-        self.spec: Optional[dict] = None  # the lite job spec (compute jobs)
-        self.transfers: Optional[list] = None  # the pegasus-transfer list (auxiliary jobs)
+        self.spec: dict | None = None  # the lite job spec (compute jobs)
+        self.transfers: list | None = None  # the pegasus-transfer list (auxiliary jobs)
         self.arguments: list[str] = []  # after the executable (the bundle)
         self.input_files: list[str] = []  # transfer_input_files, absolute paths
         self.output_files: list[str] = []  # transfer_output_files, names in the scratch dir
@@ -49,16 +68,16 @@ class PlannedJob:
         self.condor: dict[str, str] = {}  # condor profile keys (request_*, requirements, ...)
         self.priority = 0
         self.retry = 1
-        self.category: Optional[str] = None  # stagein | stageout | registration | cleanup
+        self.category: str | None = None  # stagein | stageout | registration | cleanup
         self.parents: list[str] = []  # DAG node names
         self.cluster_size = 1
-        self.transformation: Optional[str] = None  # ns::name:ver (compute jobs)
-        self.dax_job_id: Optional[str] = None
+        self.transformation: str | None = None  # ns::name:ver (compute jobs)
+        self.dax_job_id: str | None = None
         self.runtime = 0  # seconds, the pegasus runtime profile
         self.cores = 1
         self.gpus = 0
-        self.success_message: Optional[str] = "PegasusLite: exitcode 0"  # None for aux jobs
-        self.initialdir: Optional[str] = None  # absolute; the wf scratch dir in condorio
+        self.success_message: str | None = "PegasusLite: exitcode 0"  # None for aux jobs
+        self.initialdir: str | None = None  # absolute; the wf scratch dir in condorio
         self.integrity = True
 
 
@@ -69,7 +88,7 @@ class Plan:
         self.workflow = workflow  # the label, e.g. diamond
         self.index = 0
         self.submit_dir = submit_dir  # absolute
-        self.scratch_dir: Optional[str] = None  # the wf dir on the local site (condorio)
+        self.scratch_dir: str | None = None  # the wf dir on the local site (condorio)
         self.uuid = ""
         self.timestamp = ""  # 20230303T222333-0800, as Pegasus writes it
         self.jobs: list[PlannedJob] = []  # parents before children

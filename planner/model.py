@@ -8,8 +8,6 @@ reads files.
 
 from __future__ import annotations
 
-from typing import Optional
-
 Profiles = dict  # {namespace: {key: str}}
 
 USE_TYPES = ("input", "output", "inout", "checkpoint", "none")
@@ -20,8 +18,16 @@ class Use:
     """One file a job reads or writes (``uses[]`` in the workflow)."""
 
     __slots__ = (
-        "lfn", "type", "stage_out", "register", "optional", "bypass", "size", "metadata",
+        "bypass",
         "executable",
+        "for_planning",
+        "lfn",
+        "metadata",
+        "optional",
+        "register",
+        "size",
+        "stage_out",
+        "type",
     )  # fmt: skip
 
     def __init__(
@@ -32,9 +38,10 @@ class Use:
         register: bool = True,
         optional: bool = False,
         bypass: bool = False,
-        size: Optional[int] = None,
-        metadata: Optional[dict] = None,
+        size: int | None = None,
+        metadata: dict | None = None,
         executable: bool = False,
+        for_planning: bool = False,
     ):
         self.lfn = lfn
         self.type = type
@@ -45,6 +52,7 @@ class Use:
         self.size = size
         self.metadata = metadata
         self.executable = executable
+        self.for_planning = for_planning  # forPlanning: the planner reads it, jobs do not
 
     @property
     def reads(self) -> bool:
@@ -59,18 +67,31 @@ class Job:
     """One node of the abstract workflow."""
 
     __slots__ = (
-        "id", "name", "namespace", "version", "arguments", "uses", "stdin", "stdout",
-        "stderr", "profiles", "metadata", "node_label", "kind", "file", "hooks",
+        "arguments",
+        "file",
+        "hooks",
+        "id",
+        "kind",
+        "metadata",
+        "name",
+        "namespace",
+        "node_label",
+        "profiles",
+        "stderr",
+        "stdin",
+        "stdout",
+        "uses",
+        "version",
     )  # fmt: skip
 
     def __init__(
         self,
         id: str,
         name: str,
-        namespace: Optional[str] = None,
-        version: Optional[str] = None,
-        arguments: Optional[list] = None,
-        uses: Optional[list] = None,
+        namespace: str | None = None,
+        version: str | None = None,
+        arguments: list | None = None,
+        uses: list | None = None,
         kind: str = "job",
     ):
         self.id = id
@@ -79,15 +100,15 @@ class Job:
         self.version = version
         self.arguments: list[str] = arguments if arguments is not None else []
         self.uses: list[Use] = uses if uses is not None else []
-        self.stdin: Optional[str] = None
-        self.stdout: Optional[str] = None
-        self.stderr: Optional[str] = None
-        self.profiles: Optional[Profiles] = None
-        self.metadata: Optional[dict] = None
-        self.node_label: Optional[str] = None
+        self.stdin: str | None = None
+        self.stdout: str | None = None
+        self.stderr: str | None = None
+        self.profiles: Profiles | None = None
+        self.metadata: dict | None = None
+        self.node_label: str | None = None
         self.kind = kind
-        self.file: Optional[str] = None  # the sub-workflow's file (pegasusWorkflow, condorWorkflow)
-        self.hooks: Optional[dict] = None
+        self.file: str | None = None  # the sub-workflow's file (pegasusWorkflow, condorWorkflow)
+        self.hooks: dict | None = None
 
     @property
     def transformation(self) -> str:
@@ -106,22 +127,22 @@ class Workflow:
     def __init__(self, name: str, source: str = "<workflow>"):
         self.name = name
         self.source = source  # the file it came from, for messages
-        self.pegasus_version: Optional[str] = None
+        self.pegasus_version: str | None = None
         self.jobs: dict[str, Job] = {}
         self.children: dict[str, list[str]] = {}  # parent id -> child ids
         self.profiles: Profiles = {}
         self.metadata: dict = {}
         self.hooks: dict = {}
-        self.site_catalog: Optional[SiteCatalog] = None  # inline catalogs, when present
-        self.replica_catalog: Optional[ReplicaCatalog] = None
-        self.transformation_catalog: Optional[TransformationCatalog] = None
+        self.site_catalog: SiteCatalog | None = None  # inline catalogs, when present
+        self.replica_catalog: ReplicaCatalog | None = None
+        self.transformation_catalog: TransformationCatalog | None = None
 
 
 # ------------------------------------------------------------------ sites
 
 
 class FileServer:
-    __slots__ = ("url", "operation")
+    __slots__ = ("operation", "url")
 
     def __init__(self, url: str, operation: str = "all"):
         self.url = url
@@ -129,7 +150,7 @@ class FileServer:
 
 
 class Directory:
-    __slots__ = ("type", "path", "shared_fs", "servers")
+    __slots__ = ("path", "servers", "shared_fs", "type")
 
     def __init__(self, type: str, path: str, shared_fs: bool = False, servers=None):
         self.type = type  # sharedScratch | sharedStorage | localScratch | localStorage
@@ -137,7 +158,7 @@ class Directory:
         self.shared_fs = shared_fs
         self.servers: list[FileServer] = servers if servers is not None else []
 
-    def url(self, operation: str = "get") -> Optional[str]:
+    def url(self, operation: str = "get") -> str | None:
         """The first file server serving ``operation`` (get or put), or None."""
         for server in self.servers:
             if server.operation in ("all", operation):
@@ -148,15 +169,15 @@ class Directory:
 class Site:
     def __init__(self, name: str):
         self.name = name
-        self.arch: Optional[str] = None
-        self.os_type: Optional[str] = None
-        self.os_release: Optional[str] = None
-        self.os_version: Optional[str] = None
+        self.arch: str | None = None
+        self.os_type: str | None = None
+        self.os_release: str | None = None
+        self.os_version: str | None = None
         self.directories: list[Directory] = []
         self.grids: list[dict] = []
         self.profiles: Profiles = {}
 
-    def directory(self, type: str) -> Optional[Directory]:
+    def directory(self, type: str) -> Directory | None:
         for directory in self.directories:
             if directory.type == type:
                 return directory
@@ -177,9 +198,9 @@ class ContainerDef:
         self.name = name
         self.type = type  # docker | singularity | shifter
         self.image = image
-        self.image_site: Optional[str] = None
+        self.image_site: str | None = None
         self.mounts: list[str] = []
-        self.sha256: Optional[str] = None
+        self.sha256: str | None = None
         self.bypass = False
         self.profiles: Profiles = {}
         self.metadata: dict = {}
@@ -190,22 +211,24 @@ class TransformationSite:
         self.site = site
         self.pfn = pfn
         self.type = type  # installed | stageable
-        self.arch: Optional[str] = None
-        self.os_type: Optional[str] = None
-        self.container: Optional[str] = None  # a ContainerDef name
+        self.arch: str | None = None
+        self.os_type: str | None = None
+        self.os_release: str | None = None
+        self.os_version: str | None = None
+        self.container: str | None = None  # a ContainerDef name
         self.bypass = False
         self.profiles: Profiles = {}
         self.metadata: dict = {}
 
 
 class Transformation:
-    def __init__(self, name: str, namespace: Optional[str] = None, version: Optional[str] = None):
+    def __init__(self, name: str, namespace: str | None = None, version: str | None = None):
         self.name = name
         self.namespace = namespace
         self.version = version
         self.sites: list[TransformationSite] = []
         self.requires: list[str] = []
-        self.sha256: Optional[str] = None
+        self.sha256: str | None = None
         self.profiles: Profiles = {}
         self.metadata: dict = {}
         self.hooks: dict = {}
@@ -218,8 +241,8 @@ class TransformationCatalog:
         self.containers: dict[str, ContainerDef] = {}
 
     def find(
-        self, name: str, namespace: Optional[str] = None, version: Optional[str] = None
-    ) -> Optional[Transformation]:
+        self, name: str, namespace: str | None = None, version: str | None = None
+    ) -> Transformation | None:
         """Pegasus's match: name equal; namespace and version equal when the job gives them."""
         for t in self.transformations:
             if t.name != name:
@@ -238,19 +261,19 @@ class TransformationCatalog:
 class Replica:
     __slots__ = ("pfn", "site")
 
-    def __init__(self, pfn: str, site: Optional[str] = None):
+    def __init__(self, pfn: str, site: str | None = None):
         self.pfn = pfn
         self.site = site
 
 
 class ReplicaEntry:
-    __slots__ = ("lfn", "pfns", "sha256", "metadata", "regex", "pattern")
+    __slots__ = ("lfn", "metadata", "pattern", "pfns", "regex", "sha256")
 
-    def __init__(self, lfn: str, pfns: list, sha256: Optional[str] = None, regex: bool = False):
+    def __init__(self, lfn: str, pfns: list, sha256: str | None = None, regex: bool = False):
         self.lfn = lfn
         self.pfns: list[Replica] = pfns
         self.sha256 = sha256
-        self.metadata: Optional[dict] = None
+        self.metadata: dict | None = None
         self.regex = regex
         self.pattern = None  # the compiled regex, for regex entries
 
@@ -284,7 +307,7 @@ class ReplicaCatalog:
             self.add(entry)
         self.regex_entries.extend(other.regex_entries)
 
-    def lookup(self, lfn: str) -> Optional[ReplicaEntry]:
+    def lookup(self, lfn: str) -> ReplicaEntry | None:
         """The entry for ``lfn``; a regex match yields a new entry with ``[n]`` substituted."""
         entry = self.entries.get(lfn)
         if entry is not None:
