@@ -547,6 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: summary (default), wf_stats (workflow), jb_stats (jobs: one "
         "row per try), tf_stats (breakdown: per transformation), int_stats (integrity), all",
     )  # fmt: skip
+    p.add_argument(
+        "--html", metavar="OUT.html", help="also write a self-contained HTML report of the run: "
+        "summary, timeline, transfers, slowest jobs, largest files, failures (needs plotly)",
+    )  # fmt: skip
     p.add_argument("-c", "--conf", help="accepted for compatibility; no database is read")
     p.add_argument("-i", "--ignore-db-inconsistency", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="count", default=0, help="say more")
@@ -634,6 +638,10 @@ def main(argv: list[str] | None = None) -> int:
     as_csv = args.filetype == "csv"
     try:
         written = write_statistics(args.submit_dir, args.output_dir, levels, as_csv)
+        if args.html:
+            from .report import write_report  # plotly only when asked for
+
+            written.append(("HTML report", write_report(args.submit_dir, args.html)))
     except PlanError as exc:
         sys.stderr.write("%s: %s\n" % (PROG, exc))
         return exc.exit_code
