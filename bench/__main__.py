@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SCENARIOS = ("kickstart", "transfer", "lite")
+SCENARIOS = ("kickstart", "transfer", "lite", "planner")
 
 
 def main() -> int:

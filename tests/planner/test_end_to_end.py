@@ -92,7 +92,8 @@ def test_black_diamond_fixture_plans_and_runs_then_resumes(tmp_path, fixtures):
     keg = top / "bin" / "pegasus-keg"
     good = keg.read_text()
     # analyze fails on the first run: the run stops there, the rest stays done
-    keg.write_text(good.replace('name, inputs, outputs, mode = "keg"', 'sys.exit(3) if "analyze" in argv else None\n    name, inputs, outputs, mode = "keg"'))
+    failing = 'sys.exit(3) if "analyze" in argv else None\n    name, inputs, outputs, mode = "keg"'
+    keg.write_text(good.replace('name, inputs, outputs, mode = "keg"', failing))
     plan = run(
         "pegasus-plan", "--dir", "submit", "--sites", "condorpool", "--output-sites", "local",
         "--cleanup", "leaf", "--force", "workflow.yml",
