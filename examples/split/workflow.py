@@ -77,9 +77,7 @@ def main() -> None:
     )
     for part in parts:
         count = File("count.txt.%s" % part.lfn[-1])
-        wf.add_jobs(
-            Job(wc).add_args("-l", part).add_inputs(part).set_stdout(count, stage_out=True)
-        )
+        wf.add_jobs(Job(wc).add_args("-l", part).add_inputs(part).set_stdout(count, stage_out=True))
     wf.write("workflow.yml")
     print("wrote %s/workflow.yml (%d jobs) and its catalogs" % (top, 1 + len(parts)))
 
