@@ -170,8 +170,10 @@ def plan_and_write(args: argparse.Namespace, say: Say) -> tuple:
         uuid=str(uuidlib.uuid4()),
         environment=env,
         planner_arguments=" ".join(sys.argv[1:]),
+        compact_specs=True,
     )
     executable = plan(inputs, options, progress=lambda m: say(m, 0))
+    del inputs, workflow  # the abstract workflow's memory is the writer's now
     for warning in getattr(executable, "warnings", []):
         sys.stderr.write("pegasus-plan: warning: %s\n" % warning)
     say("writing %d jobs to %s" % (len(executable.jobs), submit_dir))
@@ -218,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     print("Submit directory: %s" % submit_dir)
     if not args.submit:
         print("Run it with: pegasus-run %s" % submit_dir)
-        return 0
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # a million-job plan takes seconds to free object by object: the OS does it at once
+        os._exit(0)
     return submit(executable, submit_dir, args, say)
 
 

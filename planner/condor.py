@@ -790,9 +790,14 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
                 base = "%s/%s/%s" % (submit, directory, job.name)
                 create(base + ".sub", w.submit_text(job))
                 if job.spec is not None:
-                    create(base + ".json", encode(job.spec))
+                    spec = job.spec
+                    create(base + ".json", spec if isinstance(spec, str) else encode(spec))
                 elif job.transfers is not None:
-                    create(base + ".in", encode(job.transfers))
+                    transfers = job.transfers
+                    create(
+                        base + ".in",
+                        transfers if isinstance(transfers, str) else encode(transfers),
+                    )
                 chunk.append(_dag_job(w, job))
                 if done % PROGRESS_EVERY == 0:
                     dag.write("".join(chunk))

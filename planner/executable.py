@@ -58,8 +58,8 @@ class PlannedJob:
         self.site = site
         self.universe = "vanilla"  # vanilla (runs through pegasus-lite) | local (submit host)
         self.directory = "00/00"  # relative to the submit dir: where .sub/.json/.out/.err live
-        self.spec: dict | None = None  # the lite job spec (compute jobs)
-        self.transfers: list | None = None  # the pegasus-transfer list (auxiliary jobs)
+        self.spec: dict | str | None = None  # the lite job spec (compute jobs), or its JSON
+        self.transfers: list | str | None = None  # the pegasus-transfer list (aux jobs), or JSON
         self.arguments: list[str] = []  # after the executable (the bundle)
         self.input_files: list[str] = []  # transfer_input_files, absolute paths
         self.output_files: list[str] = []  # transfer_output_files, names in the scratch dir

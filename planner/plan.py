@@ -20,6 +20,7 @@ that needs it, so nothing may mutate a spec after planning.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import time
@@ -92,6 +93,12 @@ class PlanOptions:
     uuid: str = ""
     environment: dict | None = None  # the planner's environment (credentials); os.environ
     planner_arguments: str = ""
+    # keep each job spec as its JSON text (~0.5 KB) instead of nested dicts (~2.5 KB): what
+    # lets a million-job plan fit in a few GB; the writer takes either
+    compact_specs: bool = False
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def plan(inputs, options: PlanOptions, progress: Callable[[str], None] | None = None) -> Plan:
@@ -1139,7 +1146,7 @@ class _Planner:
                         input_files.append(path)
                 spec["credentials"] = entries
 
-        pj.spec = spec
+        pj.spec = _COMPACT(spec) if self.options.compact_specs else spec
         pj.arguments = [pj.name + ".json"]
         pj.input_files = input_files
         pj.output_files = output_files
@@ -1332,7 +1339,7 @@ class _Planner:
                 sj = new_job("stage_out_local_%s_%d_%d" % (out, level, n), STAGE_OUT, LOCAL)
                 self._aux(sj, "pegasus::transfer", needs)
                 sj.category = "stageout"
-                sj.transfers = transfers
+                sj.transfers = _COMPACT(transfers) if self.options.compact_specs else transfers
                 sj.parents = list(dict.fromkeys(parents))
                 result.append(sj)
         return result
