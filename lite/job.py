@@ -294,6 +294,14 @@ class Job:
                 path = os.path.join(self.workdir, item.lfn)
                 os.chmod(path, os.stat(path).st_mode | 0o111)
 
+    def _metadata_section(self, task) -> dict:
+        """The workflow's, the job's and the files' key-value metadata, for the record."""
+        spec = self.spec
+        files = {f.lfn: f.metadata for f in (*spec.inputs, *spec.outputs) if f.metadata}
+        parts = (("workflow", spec.metadata), ("job", task.metadata), ("files", files))
+        section = {key: value for key, value in parts if value}
+        return {"metadata": section} if section else {}
+
     def _run_task(self, index: int, task) -> int:
         spec = self.spec
         if task.executable_lfn:
@@ -313,6 +321,9 @@ class Job:
             kill_after=min(30.0, max(1.0, (task.walltime or 0) * 0.05)),
             log=log,
         )
+        metadata = self._metadata_section(task)
+        if metadata:
+            options.extra_sections = lambda: metadata
         for stream in ("stdin", "stdout", "stderr"):
             lfn = getattr(task, stream)
             if lfn:
@@ -426,7 +437,11 @@ class Job:
             cmd = runtime.command(self.image, argv, self.workdir, env, self.spec.container, name)
         except containers.ContainerError as exc:
             raise JobFailed("container: %s" % exc) from None
-        options.extra_sections = lambda: {"container": runtime.record_section(name, argv)}
+        metadata = options.extra_sections() if options.extra_sections is not None else {}
+        options.extra_sections = lambda: {
+            **metadata,
+            "container": runtime.record_section(name, argv),
+        }
         stopper = _Stopper(runtime, name, max(5.0, options.kill_after))
         options.on_signal = stopper
         try:

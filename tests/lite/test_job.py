@@ -519,3 +519,18 @@ def test_a_message_across_two_read_blocks_is_found(tmp_path):
     short = tmp_path / "short.log"
     short.write_bytes(b"ab")
     assert not _file_contains(str(short), "abc")
+
+
+def test_metadata_reaches_the_record(job, tmp_path):
+    spec = spec_for(tmp_path, "wc -c < in.txt > out.txt", metadata={"project": "demo"})
+    spec["tasks"][0]["metadata"] = {"owner": "me", "run": "7"}
+    spec["outputs"][0]["metadata"] = {"kind": "count"}
+    run = job(spec)
+    assert run.rc == 0, run.stderr
+    (record,) = run.records
+    assert record["metadata"] == {
+        "workflow": {"project": "demo"},
+        "job": {"owner": "me", "run": "7"},
+        "files": {"out.txt": {"kind": "count"}},
+    }
+    assert run.pegasus_exitcode_accepts()
