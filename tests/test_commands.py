@@ -1,4 +1,4 @@
-"""Every console command is installed; the ones not built yet say so instead of pretending."""
+"""Every console command is installed and answers --help."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import pytest
 
 from tests.conftest import console_script
 
-PLACEHOLDERS = ["pegasus-plan"]
-BUILT = ["pegasus-kickstart", "pegasus-transfer", "pegasus-integrity", "pegasus-lite"]
-
-
-@pytest.mark.parametrize("name", PLACEHOLDERS)
-def test_placeholder_answers_help_and_refuses_work(name):
-    cmd = console_script(name)
-    help_run = subprocess.run([*cmd, "--help"], capture_output=True, text=True, check=False)
-    assert help_run.returncode == 0
-    assert "not built yet" in help_run.stdout.replace("\n", " ").lower()
-    work = subprocess.run([*cmd, "job.json"], capture_output=True, text=True, check=False)
-    assert work.returncode == 1
-    assert work.stderr.strip().startswith("%s: not built yet" % name)
+BUILT = [
+    "pegasus-kickstart", "pegasus-transfer", "pegasus-integrity", "pegasus-lite",
+    "pegasus-plan", "pegasus-run", "pegasus-statistics", "pegasus-analyzer",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", BUILT[1:])
