@@ -255,16 +255,7 @@ def profiles(node: object, source: str, path: str, variables: Variables | None =
             )
         if entries is None:
             continue
-        entries = mapping(entries, source, where)
-        values = {}
-        for key, value in entries.items():
-            key = str(key)
-            if key.startswith("x-"):
-                continue
-            value = profile_value(value, source, join(where, key))
-            if variables is not None and "${" in value:
-                value = expand(value, variables, source, join(where, key))
-            values[key] = value
+        values = metadata(entries, source, where, variables)  # the same key: value rules
         if values:
             result[namespace] = values
     return result
