@@ -21,3 +21,15 @@ def fixtures() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def reference(fixtures: Path) -> Path:
+    """Real PegasusLite job outputs (records and logs) from Pegasus 5.1, in ../shared."""
+    path = fixtures.parents[1] / "reference" / "pegasus-5.1-worker-output"
+    if not path.is_dir():
+        message = "Pegasus reference records not found at %s" % path
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -278,14 +278,6 @@ def synthetic_run(root: Path, n: int, slots: int = 250) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(fixtures: Path) -> Path:
-    path = fixtures.parents[1] / "reference" / "pegasus-5.1-worker-output"
-    if not path.is_dir():
-        pytest.skip("Pegasus reference records not found at %s" % path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def diamond(tmp_path_factory, reference: Path) -> Path:
     return build_diamond(tmp_path_factory.mktemp("report") / "run0001", reference)
 

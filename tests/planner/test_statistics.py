@@ -201,14 +201,6 @@ def build_diamond(root: Path, reference: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(fixtures: Path) -> Path:
-    path = fixtures.parents[1] / "reference" / "pegasus-5.1-worker-output"
-    if not path.is_dir():
-        pytest.skip("Pegasus reference records not found at %s" % path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def diamond(tmp_path_factory, reference: Path) -> Path:
     return build_diamond(tmp_path_factory.mktemp("stats") / "run0001", reference)
 
