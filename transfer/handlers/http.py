@@ -27,6 +27,11 @@ decoding, so the bytes and the sha256 are the file's), in reads of up to 1 MiB i
 buffer each thread reuses.  If the connection drops in the middle of the body, the same
 ``get()`` asks for the rest with ``Range: bytes=<n>-`` (and ``If-Range``); a server that
 answers 200 instead makes it start over from byte 0.
+
+Time limits: 30 s to connect, 300 s of silence while waiting for an answer or for more of
+the body (wget's ``--timeout=300``, as Pegasus runs it).  ``PEGASUS_TRANSFER_TIMEOUT``
+(seconds, > 0) replaces both, for networks where a stalled server should be given up on
+sooner (a silent body then resumes with a Range request, a silent answer is retried).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from urllib3._collections import HTTPHeaderDict
 
 from ..errors import (
     AccessDenied,
+    BadInput,
     CredentialError,
     MissingDependency,
     NotFound,
@@ -80,7 +86,6 @@ _RETRYABLE_4XX = (408, 425, 429)
 _REDIRECTS = (301, 302, 303, 307, 308)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
-_TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
 _buffers = threading.local()  # each worker thread's receive buffer
 
 
@@ -102,6 +107,22 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when.tzinfo is None:  # an HTTP date is GMT
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def timeouts(env: dict[str, str]) -> tuple[float, float]:
+    """(connect, read) seconds: ours, or both from PEGASUS_TRANSFER_TIMEOUT."""
+    value = env.get("PEGASUS_TRANSFER_TIMEOUT", "").strip()
+    if not value:
+        return CONNECT_TIMEOUT, READ_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 1e6:  # also refuses nan
+        raise BadInput(
+            "PEGASUS_TRANSFER_TIMEOUT must be a number of seconds above 0, not %r" % value
+        )
+    return seconds, seconds
 
 
 def _status(response) -> int:
@@ -329,6 +350,8 @@ class _HttpBase(Handler):
         if bundle and not os.path.exists(bundle):
             raise CredentialError("REQUESTS_CA_BUNDLE names %s, which does not exist" % bundle)
         self._ca_bundle = bundle or None
+        self._connect_timeout, self._read_timeout = timeouts(env)
+        self._timeout = urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
         self._maxsize = max(4, context.threads)  # a connection per worker thread
         self._lock = threading.Lock()
         self._pool_lock = threading.Lock()
@@ -378,7 +401,7 @@ class _HttpBase(Handler):
             "maxsize": self._maxsize,
             "block": False,
             "retries": False,
-            "timeout": _TIMEOUT,
+            "timeout": self._timeout,
         }
         if tls:
             kwargs["ssl_context"] = self._tls_context()
@@ -585,7 +608,7 @@ class _HttpBase(Handler):
         import requests
 
         url = url or self.wire_url(endpoint)
-        kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        kwargs.setdefault("timeout", (self._connect_timeout, self._read_timeout))
         kwargs.setdefault("proxies", {})
         body = kwargs.get("data")
         for _ in range(2):
