@@ -125,6 +125,7 @@ def _where(text: str, pos: int) -> str:
 
 
 _CLOSING = {"[": "]", "{": "}", "(": ")"}
+_MAX_DEPTH = 100
 
 
 class _Parser:
@@ -199,6 +200,8 @@ class _Parser:
                     break
                 if token.value in _CLOSING:
                     stack.append(_CLOSING[token.value])
+                    if len(stack) > _MAX_DEPTH:  # each level is a recursion of value()
+                        raise self.fail("the value of %s nests too deeply" % name)
                 elif token.value in ")]}" and (not stack or stack.pop() != token.value):
                     raise self.fail("unbalanced %r in the value of %s" % (token.value, name))
             self.pos += 1

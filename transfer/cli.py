@@ -19,7 +19,7 @@ from .errors import BadInput
 from .handlers.base import Context
 from .inputs import parse
 from .report import Report
-from .urls import redact
+from .urls import redact, redact_record
 
 log = logging.getLogger("pegasus-transfer")
 
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)7s:  %(message)s"))
+    handler.addFilter(redact_record)
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if debug else logging.INFO)
     log.propagate = False
@@ -76,12 +77,22 @@ def threads_from(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 def read_input(path: str | None) -> str:
     if path is None:
-        return sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read().encode()
+        where = "on standard input"
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise BadInput("cannot read the transfer list %s: %s" % (path, exc.strerror)) from None
+        where = path
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise BadInput("cannot read the transfer list %s: %s" % (path, exc.strerror)) from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            "the transfer list %s is not UTF-8 text (byte %d)" % (where, exc.start)
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

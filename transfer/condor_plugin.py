@@ -231,7 +231,7 @@ def read_token(name: str, env: dict[str, str]) -> str:
             return line
         try:
             token = json.loads(line).get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
         if not isinstance(token, str) or not token:
             raise TokenError("the credential %s has no access_token" % path)

@@ -60,8 +60,16 @@ class Credentials:
             try:
                 with open(path, encoding="utf-8") as fh:
                     parser.read_file(fh)
-            except (OSError, configparser.Error) as exc:
-                raise CredentialError("cannot read credentials file %s: %s" % (path, exc)) from None
+            except OSError as exc:
+                raise CredentialError(
+                    "cannot read credentials file %s: %s" % (path, exc.strerror or exc)
+                ) from None
+            except UnicodeDecodeError:
+                raise CredentialError("credentials file %s is not UTF-8 text" % path) from None
+            except configparser.Error as exc:
+                raise CredentialError(
+                    "cannot read credentials file %s: %s" % (path, _ini_reason(exc))
+                ) from None
             self._ini[path] = parser
         return self._ini[path]
 
@@ -74,6 +82,21 @@ class Credentials:
             if ini.has_section(name):
                 return dict(ini.items(name))
         return None
+
+
+def _ini_reason(error: configparser.Error) -> str:
+    """configparser's complaint in one line, without the offending line's text (it may be
+    a secret): its first line, and the line number."""
+    line = getattr(error, "lineno", None)
+    if line is None and getattr(error, "errors", None):
+        line = error.errors[0][0]  # ParsingError: [(line number, line text), ...]
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        reason = "no [section] header before the first setting"
+    elif isinstance(error, configparser.ParsingError):
+        reason = "a line is not 'key = value' or a [section] header"
+    else:  # duplicates: "While reading from 'path' [line  2]: section 'a' already exists"
+        reason = (str(error).splitlines() or [type(error).__name__])[0].rpartition("]: ")[2]
+    return "%s (line %s)" % (reason, line) if line is not None else reason
 
 
 def check_private(path: str, what: str) -> None:

@@ -2,7 +2,8 @@
 
 Order: every mkdir, then every transfer, then every remove (Pegasus refuses mixed lists;
 this order is what a mixed list means).  Each transfer walks its sources by priority:
-a permanent error drops that source, a transient one leaves it for the next round; rounds
+a permanent error drops that source, a transient one leaves it for the next round, a
+checksum mismatch is re-fetched at once (a second mismatch drops the source); rounds
 are separated by exponential backoff with jitter (about 1 s, then 2, 4 ... capped), or by
 the server's Retry-After.  A local destination is written under a temporary name and
 renamed only when complete and verified, so a failure never leaves a partial file.
@@ -10,6 +11,7 @@ renamed only when complete and verified, so a failure never leaves a partial fil
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
@@ -33,12 +35,14 @@ from .inputs import Endpoint, Mkdir, Remove, Transfer
 from .registry import handler_class
 from .report import Attempt, Report
 from .streams import AtomicFile, HashingReader
+from .urls import redact
 
 log = logging.getLogger("pegasus-transfer")
 
 BACKOFF_FIRST = 1.0
 BACKOFF_CAP = 60.0
 RETRY_AFTER_CAP = 300.0
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 GIVE_UP_AFTER = 10  # finished transfers before the failure ratio is judged
 GIVE_UP_RATIO = 0.8
 
@@ -76,8 +80,9 @@ def backoff(round_number: int, retry_after: float | None) -> float:
 
 
 def describe_error(exc: BaseException) -> str:
+    """One line for logs and reports, its URLs redacted whatever library wrote it."""
     text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+    return redact(" ".join(text.split()))
 
 
 class Engine:
@@ -252,7 +257,20 @@ class Engine:
                     transfer.lfn or "transfer", src.url, dest.url, round_number, last_error,
                 )  # fmt: skip
                 if isinstance(exc, ChecksumMismatch):
-                    return self._refetch(transfer, src, dest, expected)
+                    # worth one immediate re-fetch of the same source; a second mismatch
+                    # means the source itself is bad (dropped: the others are tried), any
+                    # other failure of the re-fetch is judged as usual, with the rounds left
+                    attempt, exc = self._attempt(transfer, src, dest, expected)
+                    if exc is None:
+                        return True
+                    last_error = attempt.error
+                    log.warning(
+                        "%s (%s -> %s) failed on its re-fetch: %s",
+                        transfer.lfn or "transfer", src.url, dest.url, last_error,
+                    )  # fmt: skip
+                    if isinstance(exc, ChecksumMismatch):
+                        live.remove(src)
+                        continue
                 if isinstance(exc, PermanentError):
                     live.remove(src)
                 elif isinstance(exc, TransferError):
@@ -280,6 +298,15 @@ class Engine:
         except TransferError as exc:
             error = exc
             attempt.error = describe_error(exc)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:  # a full disk stays full a second later: no retries
+                where = exc.filename or dest.url
+                error = PermanentError("no space left on device: cannot write %s (%s)"
+                                       % (where, os.strerror(exc.errno)))  # fmt: skip
+                attempt.error = str(error)
+            else:
+                error = exc
+                attempt.error = "%s: %s" % (type(exc).__name__, describe_error(exc))
         except Exception as exc:
             error = exc
             attempt.error = "%s: %s" % (type(exc).__name__, describe_error(exc))
@@ -287,15 +314,6 @@ class Engine:
             attempt.duration = time.monotonic() - started
             self.report.add(attempt)
         return attempt, error
-
-    def _refetch(
-        self, transfer: Transfer, src: Endpoint, dest: Endpoint, expected: str | None
-    ) -> bool:
-        """A checksum mismatch is worth exactly one immediate re-fetch of the same source."""
-        attempt, error = self._attempt(transfer, src, dest, expected)
-        if error is not None:
-            log.error("%s: giving up after a re-fetch: %s", transfer.describe(), attempt.error)
-        return error is None
 
     # ------------------------------------------------------------------ one copy
 

@@ -91,7 +91,7 @@ def _endpoint(obj: object, where: str, env: dict[str, str] | None) -> Endpoint:
     if priority is not None:
         try:
             priority = int(priority)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinite
             raise BadInput("%s: priority must be a number, not %r" % (where, priority)) from None
     return Endpoint(url, str(obj.get("site_label", "local")), priority, obj.get("type"))
 
@@ -118,6 +118,8 @@ def parse_json(text: str, env: dict[str, str] | None = None) -> list:
         doc = json.loads(text)
     except ValueError as exc:
         raise BadInput("the transfer list is not valid JSON: %s" % exc) from None
+    except RecursionError:
+        raise BadInput("the transfer list is not valid JSON: nested too deeply") from None
     return parse_entries(doc, env)
 
 

@@ -50,13 +50,15 @@ def load_meta_dir(directory: str = ".") -> dict[str, str]:
                 continue
             with open(path, encoding="utf-8") as fh:
                 entries = json.load(fh)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[[...
             log.error("Integrity check: unable to read %s: %s", path, exc)
             continue
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict):
                 continue
-            attrs = entry.get("_attributes") or {}
+            attrs = entry.get("_attributes")
+            if not isinstance(attrs, dict):
+                continue
             value = attrs.get("checksum.value")
             kind = attrs.get("checksum.type", "sha256")
             if entry.get("_id") and value and kind == "sha256":
@@ -87,10 +89,15 @@ def meta_entry(lfn: str, sha256: str, timing: float, path: str | None = None) ->
 def write_meta(path: str, entries: list[dict]) -> None:
     """Atomically: a reader never sees half a ``.meta``."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(entries, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(entries, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written file left behind
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def fullstat_yaml(lfn: str, pfn: str, sha256: str, timing: float, st=None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 
 from .errors import ChecksumMismatch, NotFound, PermanentError
 
@@ -25,6 +26,22 @@ WINDOW = 256 << 20  # mapped (and faulted in) at a time: bounded memory for any 
 # vs 1.0-1.3 s pipelined).  The caller says which case it is in.
 # Directories known to exist: a run of many small files must not retry mkdir for each.
 _MADE_DIRS: set = set()
+# AtomicFile temporaries being written now: what a job stopped by a signal removes, whatever
+# thread or moment the signal caught them in (even between creating one and knowing its fd).
+_LIVE: set = set()
+
+
+def remove_partials() -> int:
+    """Remove every AtomicFile temporary still in progress (a stopped job's cleanup)."""
+    removed = 0
+    for path in list(_LIVE):
+        _LIVE.discard(path)
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def _read_umask() -> int:
@@ -132,6 +149,8 @@ class AtomicFile(io.RawIOBase):
             directory, ".%s.part-%d-%s" % (base[:100], os.getpid(), os.urandom(3).hex())
         )
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        self.done, self.fd = False, -1
+        _LIVE.add(self.tmp)
         try:
             self.fd = os.open(self.tmp, flags, 0o644)
         except FileNotFoundError:  # the directory went away since we made it
@@ -140,12 +159,13 @@ class AtomicFile(io.RawIOBase):
                 os.makedirs(directory, exist_ok=True)
                 self.fd = os.open(self.tmp, flags, 0o644)
             except OSError as exc:
+                _LIVE.discard(self.tmp)
                 raise PermanentError("cannot write %s: %s" % (path, exc.strerror)) from None
         except OSError as exc:
+            _LIVE.discard(self.tmp)
             raise PermanentError("cannot write %s: %s" % (path, exc.strerror)) from None
         self.hash = hashlib.sha256() if hashing else None
         self.size = 0
-        self.done = False
 
     def writable(self) -> bool:
         return True
@@ -190,15 +210,18 @@ class AtomicFile(io.RawIOBase):
         """Copy a whole local file in, the fastest way: a kernel copy when not hashing; else
         the file mapped, each piece hashed while it is written."""
         with open(path, "rb", buffering=0) as src:
-            size = os.fstat(src.fileno()).st_size
-            if self.hash is None:
+            st = os.fstat(src.fileno())
+            size = st.st_size
+            # a FIFO, a device or a /proc file says 0 bytes whatever it holds: read to EOF
+            sized = stat.S_ISREG(st.st_mode) and size > 0
+            if self.hash is None and sized:
                 self.size += _kernel_copy(src.fileno(), self.fd, size)
                 return
-            if pipeline and size >= PIPELINE_MIN:
+            if self.hash is not None and sized and pipeline and size >= PIPELINE_MIN:
                 _pipelined_copy(src.fileno(), size, self.hash, self.fd)
                 self.size += size
                 return
-            buffer = bytearray(min(PIECE, max(size, 1)))
+            buffer = bytearray(min(PIECE, size) if sized else CHUNK)
             view = memoryview(buffer)
             while True:
                 n = src.readinto(buffer)
@@ -226,6 +249,7 @@ class AtomicFile(io.RawIOBase):
         os.close(self.fd)
         self.fd = -1
         os.replace(self.tmp, self.path)
+        _LIVE.discard(self.tmp)
         self.done = True
 
     def abort(self) -> None:
@@ -238,6 +262,7 @@ class AtomicFile(io.RawIOBase):
             os.unlink(self.tmp)
         except OSError:
             pass
+        _LIVE.discard(self.tmp)
         self.done = True
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ class URL:
             raw = "file://" + raw
         scheme, sep, rest = raw.partition(":")
         if not sep or not scheme.replace("+", "").replace("-", "").isalnum():
-            raise BadInput("not a URL: %s" % redact(self.raw))
+            raise BadInput("not a URL: %s" % _shown(self.raw))
         self.scheme = scheme.lower()
         if self.scheme in LOCAL_SCHEMES:
             if rest.startswith("//localhost/"):
@@ -44,16 +44,21 @@ class URL:
             self.path = _squeeze(self.path)
             return
         if not rest.startswith("//"):
-            raise BadInput("not a URL (no //host part): %s" % redact(self.raw))
+            raise BadInput("not a URL (no //host part): %s" % _shown(self.raw))
         authority, slash, path = rest[2:].partition("/")
         self.path = _squeeze("/" + path) if slash else "/"
         userinfo, at, hostport = authority.rpartition("@")
+        if any(c.isspace() or not c.isprintable() for c in authority):
+            # no URL has these there, and the redaction of a password stops at a blank
+            shown = "%s://%s%s%s" % (scheme, "XXXX@" if at else "", hostport, slash + path)
+            raise BadInput("not a URL (a blank or control character before the path): %s"
+                           % _shown(shown))  # fmt: skip
         if at:
             user, colon, password = userinfo.partition(":")
             self.user = unquote(user)
             self.password = unquote(password) if colon else None
         host, colon, port = hostport.rpartition(":") if "]" not in hostport[-1:] else ("", "", "")
-        if colon and port.isdigit():
+        if colon and port.isascii() and port.isdigit():
             self.host, self.port = host, int(port)
         else:
             self.host = hostport
@@ -83,6 +88,11 @@ class URL:
         return redact(self.raw)
 
     __repr__ = __str__
+
+
+def _shown(raw: str) -> str:
+    """A bad URL as an error message shows it: redacted, and on one line."""
+    return redact(raw).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _expand(path: str, env: dict[str, str] | None) -> str:
@@ -121,9 +131,67 @@ def _squeeze(path: str) -> str:
     return path
 
 
-_PASSWORD = re.compile(r"(://[^/?#@\s:]*:)[^/?#@\s]*@")
+MASK = "XXXX"
+# A URL in free text: its scheme, then everything up to a blank, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s\"'<>`]*)")
+_QUERY_ITEM = re.compile(r"([?#&;])([^?#&;=]*)(=?)([^?#&;]*)")
+_PATH_IN_TEXT = re.compile(r"(\burl: /[^\s?#\"'<>]*)([?#][^\s\"'<>()]*)")
 
 
 def redact(text: str) -> str:
-    """Replace the password of every ``scheme://user:password@`` in ``text`` with XXXX."""
-    return _PASSWORD.sub(r"\1XXXX@", text)
+    """``text`` with every URL's secrets masked (XXXX), so it can be logged or recorded.
+
+    The rule, for anything shown or written: a URL's password is masked
+    (``https://user:XXXX@host/``), and so is every value of its query string and fragment,
+    parameter names kept (``?X-Amz-Signature=XXXX&token=XXXX``): presigned URLs and
+    ``?token=`` links carry bearer secrets there.  Local URLs (file, symlink, moveto) are
+    paths, where '?' is just a character: they are left alone.
+    """
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(_redact_url, text)
+    if "url: /" in text:  # urllib3's "Max retries exceeded with url: /path?query"
+        text = _PATH_IN_TEXT.sub(_redact_path, text)
+    return text
+
+
+def _redact_url(match: re.Match) -> str:
+    scheme, rest = match.group(1), match.group(2)
+    if scheme.lower() in LOCAL_SCHEMES:
+        return match.group(0)
+    # the authority ends at the first '/', as URL() reads it; a password may hold '?' or '#'
+    slash = rest.find("/")
+    authority = rest if slash < 0 else rest[:slash]
+    at = authority.rfind("@")
+    head = ""
+    if at >= 0:
+        user, colon, _password = authority[:at].partition(":")
+        head = (user + colon + (MASK if colon else "")) + "@"
+        rest = rest[at + 1 :]
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    if cut >= 0:
+        rest = rest[:cut] + _QUERY_ITEM.sub(_mask_item, rest[cut:])
+    return "%s://%s%s" % (scheme, head, rest)
+
+
+def _redact_path(match: re.Match) -> str:
+    return match.group(1) + _QUERY_ITEM.sub(_mask_item, match.group(2))
+
+
+def _mask_item(item: re.Match) -> str:
+    separator, name, equals, value = item.groups()
+    if equals:
+        return "%s%s=%s" % (separator, name, MASK if value else "")
+    return separator + (MASK if name else "")
+
+
+def redact_record(record) -> bool:
+    """A logging filter for the handlers that print our log: whatever a message holds (a
+    library's exception text, a command line), its URLs are redacted before it is shown."""
+    message = record.getMessage()
+    if "://" in message or "url: /" in message:
+        record.msg, record.args = redact(message), None
+    if record.exc_info and not record.exc_text:  # --debug tracebacks: their messages too
+        import logging
+
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    return True

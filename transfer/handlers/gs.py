@@ -219,9 +219,11 @@ class GsHandler(Handler):
                 info = json.load(fh)
         except OSError as exc:
             raise CredentialError("%s (%s)" % (what, exc.strerror)) from None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CredentialError("%s (not JSON)" % what) from None
-        kind = info.get("type") if isinstance(info, dict) else None
+        if not isinstance(info, dict):  # google-auth's loader would fail on it with a traceback
+            raise CredentialError("%s (not a JSON object)" % what)
+        kind = info.get("type")
         try:
             if kind == "service_account":
                 credentials = service_account.Credentials.from_service_account_info(

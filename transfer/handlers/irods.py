@@ -161,7 +161,7 @@ class IrodsHandler(Handler):
             try:
                 with open(path, encoding="utf-8") as fh:
                     settings = json.load(fh)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 raise CredentialError(
                     "cannot read the iRODS environment file %s: %s"
                     % (path, getattr(exc, "strerror", None) or " ".join(str(exc).split()))
@@ -171,7 +171,12 @@ class IrodsHandler(Handler):
             url = endpoint.url
             home = self.context.env.get("HOME") or os.path.expanduser("~")
             host = settings.get("irods_host") or url.host
-            port = int(settings.get("irods_port") or url.port or 1247)
+            try:
+                port = int(settings.get("irods_port") or url.port or 1247)
+            except (TypeError, ValueError, OverflowError):
+                raise CredentialError(
+                    "%s: irods_port %r is not a port number" % (path, settings["irods_port"])
+                ) from None
             user = settings.get("irods_user_name") or url.user
             zone = settings.get("irods_zone_name") or url.path.strip("/").split("/", 1)[0]
             if not host or not user or not zone:
