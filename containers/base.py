@@ -161,9 +161,9 @@ def image_id_from_tar(path: str) -> str | None:
                 return None
             handle = tar.extractfile(member)
             manifest = json.loads(handle.read()) if handle else None
-    except (OSError, tarfile.TarError, ValueError):
+    except (OSError, tarfile.TarError, ValueError, RecursionError):
         return None
-    if not isinstance(manifest, list) or len(manifest) != 1:
+    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
         return None
     config = str(manifest[0].get("Config") or "")
     hexdigest = os.path.basename(config)

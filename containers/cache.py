@@ -141,7 +141,7 @@ def _read(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as fh:
             entry = json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return entry if isinstance(entry, dict) else None
 

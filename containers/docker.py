@@ -201,7 +201,7 @@ class DockerRuntime(OciRuntime):
                 facts = json.load(fh)
             if time.time() - float(facts.get("fetched", 0)) < FACTS_TTL:
                 return facts
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         info = self.api.info()
         facts = {

@@ -50,8 +50,11 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_url_passwords(value: str) -> str:
-    """``scheme://user:pw@host`` -> ``scheme://user:<redacted>@host``, anywhere in a value."""
-    if "://" not in value or "@" not in value:
+    """Every URL's secrets in a value: ``scheme://user:pw@host/p?sig=s#t`` ->
+    ``scheme://user:<redacted>@host/p?sig=<redacted>#<redacted>``.  Query and fragment
+    values are masked too (names kept): presigned URLs and ``?token=`` links carry bearer
+    secrets there.  Local URLs (file, symlink, moveto) are paths: only passwords go."""
+    if "://" not in value:
         return value
     out = []
     rest = value
@@ -69,9 +72,45 @@ def redact_url_passwords(value: str) -> str:
         colon = authority.find(":", 0, at) if at >= 0 else -1
         if colon >= 0:
             authority = authority[: colon + 1] + REDACTED + authority[at:]
-        out.append(rest[:authority_start] + authority)
-        rest = rest[end:]
+        url_end = end
+        while url_end < len(rest) and rest[url_end] not in " \t\n\"'<>":
+            url_end += 1
+        tail = rest[end:url_end]
+        if not _is_local_scheme(rest[:start]):
+            tail = _mask_query(tail)
+        out.append(rest[:authority_start] + authority + tail)
+        rest = rest[url_end:]
     return "".join(out)
+
+
+def _is_local_scheme(before: str) -> bool:
+    """The scheme that ends ``before`` is file, symlink or moveto."""
+    i = len(before)
+    while i > 0 and (before[i - 1].isalnum() or before[i - 1] in "+.-"):
+        i -= 1
+    return before[i:].lower() in ("file", "symlink", "moveto")
+
+
+def _mask_query(tail: str) -> str:
+    """``/p?a=1&b#c`` -> ``/p?a=<redacted>&<redacted>#<redacted>``."""
+    cut = min((i for i in (tail.find("?"), tail.find("#")) if i >= 0), default=-1)
+    if cut < 0:
+        return tail
+    out = [tail[:cut]]
+    item = ""
+    for ch in tail[cut:] + "&":
+        if ch not in "?#&;":
+            item += ch
+            continue
+        if item:
+            name, equals, secret = item.partition("=")
+            if not equals:
+                out.append(REDACTED)
+            else:
+                out.append(name + "=" + (REDACTED if secret else ""))
+        out.append(ch)
+        item = ""
+    return "".join(out)[:-1]
 
 
 def redacted_value(name: str, value: str) -> str:

@@ -187,7 +187,9 @@ class Invocation:
 def _expand_entries(specs: Sequence[str], output: bool) -> list[FileEntry]:
     entries = []
     for spec in specs:
-        if spec.startswith("@"):
+        if isinstance(spec, FileEntry):  # a library caller's entry, already split
+            entries.append(FileEntry.named(spec.lfn, spec.pfn, output))
+        elif spec.startswith("@"):
             try:
                 lines = read_list_file(spec[1:])
             except OSError as exc:
@@ -252,6 +254,14 @@ def run(
         _run(inv, opened)
     except KickstartError as exc:
         inv.error = exc
+    except BaseException as exc:
+        # the caller's signal handler stopped us (say while the outputs were hashed): the
+        # record made so far (rendered below) goes with the exception, for the caller
+        try:
+            exc.invocation = inv
+        except AttributeError:
+            pass
+        raise
     finally:
         for fd in opened:
             os.close(fd)
@@ -343,7 +353,9 @@ def _run(inv: Invocation, opened: list[int]) -> None:
     # not hash them, which could block (a FIFO) or take long (a huge file).
     stopping = any(run.result.signals for run in inv.jobs)
     for entry in inv.stat_after:
-        lines, failed = entry.render(inv.cwd, "    ", hash_output=not stopping)
+        lines, failed = entry.render(
+            inv.cwd, "    ", hash_output=not stopping, inside=options.stat_inside
+        )
         inv.rendered_after.extend(lines)
         inv.integrity_error = inv.integrity_error or failed
     try:

@@ -67,6 +67,10 @@ class Options:
         self.record_file: str | None = None  # -l (None: stdout)
         self.stat_before: list[str] = []  # -S, raw specs (lfn=pfn, pfn, @file)
         self.stat_after: list[str] = []  # -s
+        # library callers may give statinfo.FileEntry objects instead of strings in both;
+        # stat_inside: a -s file whose real path leaves this directory (or these
+        # directories and files) is not read
+        self.stat_inside: str | tuple | None = None
         self.workdir: str | None = None  # -w / -W
         self.make_workdir = False  # -W
         self.make_executable = False  # -X

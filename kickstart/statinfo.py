@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -88,12 +89,29 @@ class FileEntry:
         self.size: int | None = None  # set by render(): what the record says
         self.sha256: str | None = None
 
-    def render(self, cwd: str, indent: str, hash_output: bool = True) -> tuple:
-        """(lines, integrity_error).  Stat and hash happen here, after the job for -s."""
+    @classmethod
+    def named(cls, lfn: str, pfn: str, output: bool) -> FileEntry:
+        """An entry from its parts, for library callers: a name holding ``=`` (or starting
+        with ``@``) is not mistaken for ``lfn=pfn`` (or a list file)."""
+        entry = cls("", output)
+        entry.lfn, entry.pfn = lfn, pfn
+        return entry
+
+    def render(
+        self, cwd: str, indent: str, hash_output: bool = True, inside: str | tuple | None = None
+    ) -> tuple:
+        """(lines, integrity_error).  Stat and hash happen here, after the job for -s.
+
+        With ``inside`` (a directory, or several directories and files), a file whose real
+        path is elsewhere (a symlink out) is neither stat'ed nor read: the record gives
+        EACCES for it."""
         inner = indent + "  "
         path = self.pfn if os.path.isabs(self.pfn) else os.path.join(cwd, self.pfn)
         lines = ["%s%s:" % (indent, quoted(self.lfn))]
         try:
+            roots = (inside,) if isinstance(inside, str) else inside or ()
+            if inside is not None and not any(is_inside(path, root) for root in roots):
+                raise PermissionError(errno.EACCES, "outside %s" % ", ".join(roots))
             st = os.stat(path)
         except OSError as exc:
             lines.append("%serror: %d" % (inner, exc.errno or 0))
@@ -119,6 +137,13 @@ class FileEntry:
         lines.append("%ssha256: %s" % (inner, digest))
         lines.append("%schecksum_timing: %.2f" % (inner, time.monotonic() - started))
         return lines, False
+
+
+def is_inside(path: str, directory: str) -> bool:
+    """``path``, all its symlinks followed, is ``directory`` (or that file) or below it."""
+    real = os.path.realpath(path)
+    top = os.path.realpath(directory)
+    return real == top or real.startswith(top.rstrip("/") + "/")
 
 
 def read_list_file(path: str) -> list[str]:

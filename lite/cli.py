@@ -59,7 +59,9 @@ def _quick_parse(argv: list[str]) -> tuple[str, bool] | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, hard_exit: bool = True) -> int:
+    """``hard_exit=False``: a caller that ends the process itself (the local engine's forked
+    child) gets the exit code back even when a signal stopped the job."""
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else None
     if command == "transfer":
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from .job import Job
 
     code = Job(spec, keep_workdir=keep).run()
-    if code > 128:
+    if code > 128 and hard_exit:
         # Stopped by a signal: a transfer thread may still be blocked in a read; the
         # interpreter would wait for it at exit, so leave now that all is cleaned up.
         sys.stdout.flush()

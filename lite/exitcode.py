@@ -296,6 +296,14 @@ def _read(path: str) -> str:
         return ""
 
 
+def _number(text: str) -> int:
+    """A status or exit code as a record writes it; more digits than any real one has are
+    a garbled record (and int() refuses past 4300 of them): the largest 64-bit value."""
+    digits = text.lstrip("-").lstrip("0")
+    value = int(digits) if 0 < len(digits) <= 19 else (2**63 - 1 if digits else 0)
+    return -value if text.startswith("-") else value
+
+
 def _exit_of(raw: int) -> int:
     """A wait status as an exit code: the exit value, 128+n for signal n."""
     if raw < 0:
@@ -340,9 +348,9 @@ def _check_summary(summary: dict[str, str]) -> None:
 def _check_records(stdout: str) -> None:
     if _INTEGRITY_ERROR.search(stdout):
         raise _Failed("kickstart could not compute the checksum of an output (integrity_error)")
-    raws = [int(m.group(2)) for m in _STATUS.finditer(stdout)]
+    raws = [_number(m.group(2)) for m in _STATUS.finditer(stdout)]
     xml_count = len(_XML_STATUS_OPEN.findall(stdout))
-    xml_raws = [int(m.group(1)) for m in _XML_STATUS.finditer(stdout)]
+    xml_raws = [_number(m.group(1)) for m in _XML_STATUS.finditer(stdout)]
     if len(xml_raws) != xml_count:
         raise _Failed("a <status> element of the record has no valid raw attribute")
     for raw in raws + xml_raws:
@@ -389,7 +397,7 @@ def _job_exitcode(returncode: int | None, stdout: str, stderr: str, failed: _Fai
         return returncode
     lite = _LITE_EXITCODE.findall(stderr) or _LITE_EXITCODE.findall(stdout)
     if lite:
-        return int(lite[-1])
+        return _number(lite[-1])
     if failed is not None and failed.exitcode is not None:
         return failed.exitcode
     return returncode or 0

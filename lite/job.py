@@ -15,6 +15,7 @@ integrity, container, a missing output, stage-out), as Pegasus does; 128+n for s
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -22,6 +23,7 @@ import sys
 import time
 
 import kickstart
+from kickstart.statinfo import FileEntry, is_inside
 from transfer.errors import BadInput
 
 from . import staging, workdir
@@ -52,6 +54,9 @@ def setup_transfer_log() -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    from transfer.urls import redact_record
+
+    handler.addFilter(redact_record)
     logger = logging.getLogger("pegasus-transfer")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.WARNING)
@@ -88,10 +93,14 @@ class Job:
         self.image: str | None = None  # what the runtime runs
         self.credential_env: dict[str, str] = {}  # variable -> installed credential file
         self.credential_files: list[str] = []  # to delete when the job ends
+        self.output_roots: tuple = ()  # where outputs may lead: the work dir, linked inouts
+        self.reported = False  # the multipart blocks were (being) printed: never twice
+        self.stopping = False  # a signal came: in-flight transfers must end before cleanup
 
     # -------------------------------------------------------------- signals
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
         if self.stager is not None:
             self.stager.stop()
         raise Interrupted(signum)
@@ -113,6 +122,9 @@ class Job:
         previous = self._install_handlers()
         code = 0
         try:
+            # TERM/INT/HUP may be blocked until now (the local engine's forked child holds
+            # them until these handlers are set): one that came meanwhile arrives here
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             log("Job launched in directory %s" % self.start_dir)
             log("PegasusLite: version %s (pegasus-lite %s)" % (VERSION, kickstart.__version__))
             code = self._sequence()
@@ -122,6 +134,9 @@ class Job:
             code = 128 + exc.signum
         except (SpecError, workdir.WorkDirError, JobFailed, BadInput) as exc:
             log("Error: %s" % _redacted(exc))
+            code = WRAPPER_FAILED
+        except OSError as exc:  # the node's trouble (a full disk): the wrapper failed
+            log("Error: %s" % _redacted(_os_problem(exc)))
             code = WRAPPER_FAILED
         finally:
             try:
@@ -141,8 +156,12 @@ class Job:
     def _sequence(self) -> int:
         self.spec = spec = load(self.spec_path)
         banner("Setting up workdir")
-        self.workdir = workdir.pick(self.env)
-        self.created_workdir = True
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:  # a signal now must find the new work dir known, to remove it
+            self.workdir = workdir.pick(self.env)
+            self.created_workdir = True
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         log("Changing cwd to %s" % self.workdir)
         os.chdir(self.workdir)
         multipart = os.path.join(self.workdir, ".pegasus.multipart.d")
@@ -159,13 +178,14 @@ class Job:
             e for e in staging.stage_in_entries(spec, self.workdir) if e["lfn"] != self._image_lfn
         ]
         if not self.stager.run(entries):
-            raise JobFailed("stage-in failed")
+            raise JobFailed("stage-in failed" + self.stager.why())
         self._condorio_inputs()
         if spec.checkpoints and not self.stager.run(
             staging.checkpoint_in_entries(spec, self.workdir)
         ):
             log("No checkpoint to restart from (that is normal on a first try)")
         self._set_executable_bits()
+        self.output_roots = self._output_roots()
 
         banner("Executing the user task")
         code = 0
@@ -177,13 +197,22 @@ class Job:
             self._check_outputs()
             self._write_meta()
             banner("Staging out output files")
-            entries = staging.stage_out_entries(spec.outputs, self.workdir, self.checksums)
+            entries = staging.stage_out_entries(
+                spec.outputs, self.workdir, self.checksums, self.output_roots
+            )
             if not self.stager.run(entries):
-                raise JobFailed("stage-out failed: the outputs did not all arrive")
+                raise JobFailed(
+                    "stage-out failed: the outputs did not all arrive" + self.stager.why()
+                )
         else:
             log("The task failed with exit code %d: outputs are not staged out" % code)
+            if workdir.is_full(self.workdir):
+                log("The work dir %s is full (no space left on its file system): the likely "
+                    "cause" % self.workdir)  # fmt: skip
         if spec.checkpoints:
-            self.stager.run(staging.stage_out_entries(spec.checkpoints, self.workdir, {}))
+            self.stager.run(
+                staging.stage_out_entries(spec.checkpoints, self.workdir, {}, self.output_roots)
+            )
         return code
 
     # -------------------------------------------------------------- credentials
@@ -292,7 +321,25 @@ class Job:
         for item in self.spec.inputs:
             if item.executable:
                 path = os.path.join(self.workdir, item.lfn)
-                os.chmod(path, os.stat(path).st_mode | 0o111)
+                mode = os.stat(path).st_mode
+                if mode & 0o111 == 0o111:
+                    continue
+                if not (is_inside(path, self.workdir) or is_inside(path, self.start_dir)):
+                    # a link to a shared original (sharedfs): the job must not change its
+                    # mode, so it gets a private copy to make executable
+                    _replace_with_copy(path)
+                os.chmod(path, mode | 0o111)
+
+    def _output_roots(self) -> tuple:
+        """The work dir, and the originals of inputs linked in under an output's name: an
+        inout file of a shared file system job is updated in place, through its link."""
+        outputs = {f.lfn for f in self.spec.outputs}
+        roots = [self.workdir]
+        for item in self.spec.inputs:
+            path = os.path.join(self.workdir, item.lfn)
+            if item.lfn in outputs and os.path.islink(path):
+                roots.append(os.path.realpath(path))
+        return tuple(roots)
 
     def _metadata_section(self, task) -> dict:
         """The workflow's, the job's and the files' key-value metadata, for the record."""
@@ -315,8 +362,14 @@ class Job:
             wf_label=spec.workflow_name,
             wf_stamp=spec.workflow_stamp,
             no_machine=index > 0,
-            stat_before=["%s=%s" % (f.lfn, f.lfn) for f in spec.inputs if f.lfn != self._image_lfn],
-            stat_after=["%s=%s" % (f.lfn, f.lfn) for f in spec.outputs],
+            # entries, not "lfn=lfn" text: a name may hold '=' or start with '@'
+            stat_before=[
+                FileEntry.named(f.lfn, f.lfn, False)
+                for f in spec.inputs
+                if f.lfn != self._image_lfn
+            ],
+            stat_after=[FileEntry.named(f.lfn, f.lfn, True) for f in spec.outputs],
+            stat_inside=self.output_roots,  # an output linking out of them is not read
             term_after=task.walltime,
             kill_after=min(30.0, max(1.0, (task.walltime or 0) * 0.05)),
             log=log,
@@ -327,14 +380,31 @@ class Job:
         for stream in ("stdin", "stdout", "stderr"):
             lfn = getattr(task, stream)
             if lfn:
-                setattr(options, stream, kickstart.Stdio("file", os.path.join(self.workdir, lfn)))
-        if self.runtime is not None:
-            inv = self._run_in_container(task, [program, *task.arguments], options)
-        else:
-            env = dict(self.env)
-            env.update(task.environment)
-            env.update(self.credential_env)
-            inv = kickstart.run([program, *task.arguments], options, env=env)
+                path = os.path.join(self.workdir, lfn)
+                staged = stream == "stdin" and any(f.lfn == lfn for f in spec.inputs)
+                if not staged and not is_inside(path, self.workdir):
+                    # an earlier task left a link out of the work dir under that name
+                    raise JobFailed(
+                        "task %d: %s %s leads outside the work dir (to %s)"
+                        % (index, stream, lfn, os.path.realpath(path))
+                    )
+                setattr(options, stream, kickstart.Stdio("file", path))
+        try:
+            if self.runtime is not None:
+                inv = self._run_in_container(task, [program, *task.arguments], options)
+            else:
+                env = dict(self.env)
+                env.update(task.environment)
+                env.update(self.credential_env)
+                inv = kickstart.run([program, *task.arguments], options, env=env)
+        except Interrupted as exc:
+            # stopped after the task ended (while its outputs were hashed): the task ran,
+            # so its record is still printed
+            stopped = getattr(exc, "invocation", None)
+            if stopped is not None and stopped.record:
+                sys.stdout.write(stopped.record)
+                sys.stdout.flush()
+            raise
         sys.stdout.write(inv.record)
         sys.stdout.flush()
         self.checksums.update(inv.checksums)
@@ -466,6 +536,13 @@ class Job:
                 "declared output%s missing: %s"
                 % ("s" if len(missing) > 1 else "", ", ".join(missing))
             )
+        for f in self.spec.outputs:
+            path = os.path.join(self.workdir, f.lfn)
+            if os.path.lexists(path) and not any(is_inside(path, r) for r in self.output_roots):
+                raise JobFailed(
+                    "output %s leads outside the work dir (to %s): a task's outputs must be "
+                    "files of its work dir; not staged out" % (f.lfn, os.path.realpath(path))
+                )
 
     def _write_meta(self) -> None:
         """``<job>.meta`` in the start dir: the outputs' checksums, for the children to verify."""
@@ -478,7 +555,12 @@ class Job:
         ]
         if entries:
             name = (self.spec.job_name or self.spec.job_id or "job") + ".meta"
-            _integrity().write_meta(os.path.join(self.start_dir, name), entries)
+            path = os.path.join(self.start_dir, name)
+            try:
+                _integrity().write_meta(path, entries)
+            except OSError as exc:
+                exc.filename = path  # not the temporary name it was written under
+                raise JobFailed(_os_problem(exc)) from None
 
     def _finish(self) -> None:
         """Multipart blocks to stdout, then the work dir goes (unless kept)."""
@@ -487,11 +569,20 @@ class Job:
         self._remove_credentials()
         if self.workdir is None:
             return
-        if self.stager is not None and self.stager.report and self.stager.report.attempts:
-            self.stager.report.write_multipart()
-            self.stager.report.attempts = []
+        if self.stopping:
+            self.stopping = False  # once, even if another signal cuts the wait short
+            _let_transfers_end()
+            if "transfer.streams" in sys.modules:  # a destination's partial files go too
+                sys.modules["transfer.streams"].remove_partials()
+        # a signal that stopped the first pass here (a full stdout pipe, a FIFO a task left
+        # in the multipart dir) must not block the second: it goes straight to the removal
+        reporting, self.reported = not self.reported, True
+        report = self.stager.report if reporting and self.stager is not None else None
+        if report and report.attempts:
+            report.write_multipart()
+            report.attempts = []
         multipart = os.path.join(self.workdir, ".pegasus.multipart.d")
-        if os.path.isdir(multipart):
+        if reporting and os.path.isdir(multipart):
             for name in sorted(os.listdir(multipart)):
                 with open(os.path.join(multipart, name), encoding="utf-8", errors="replace") as fh:
                     sys.stdout.write("\n---------------pegasus-multipart\n" + fh.read())
@@ -502,6 +593,49 @@ class Job:
         elif self.created_workdir:
             log("Keeping the work directory %s" % self.workdir)
         self.workdir = None
+
+
+TRANSFER_GRACE = 3.0  # seconds a stopped job waits for its in-flight transfers
+
+
+def _let_transfers_end() -> None:
+    """After a stop: transfers in flight (they start nothing new) get a moment to end, so
+    none writes into the work dir while it is removed; any still blocked (a stalled server)
+    is silenced, so nothing follows the 'PegasusLite: exitcode' line."""
+    import logging
+    import threading
+
+    deadline = time.monotonic() + TRANSFER_GRACE
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        try:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        except RuntimeError:  # one being started as the signal came: it starts nothing
+            pass
+    logging.getLogger("pegasus-transfer").disabled = True
+
+
+def _os_problem(exc: OSError) -> str:
+    """One line for an OSError the wrapper did not expect: what, where, why."""
+    where = exc.filename or "the job's files"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on device: cannot write %s (%s)" % (where, exc.strerror)
+    return "%s: %s" % (where, exc.strerror or exc)
+
+
+def _replace_with_copy(link: str) -> None:
+    """The file a link points to, copied in place of the link (atomically)."""
+    import shutil
+
+    tmp = "%s.copy-%s" % (link, os.urandom(3).hex())
+    try:
+        shutil.copyfile(link, tmp)
+        os.replace(tmp, link)
+    except OSError as exc:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise JobFailed("cannot make a private copy of %s: %s" % (link, exc.strerror)) from None
 
 
 def _copy_private(origin: str, target: str, credential) -> None:

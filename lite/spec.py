@@ -54,6 +54,19 @@ for the tasks (``SSH_PRIVATE_KEY``, ``SSH_PRIVATE_KEY_<site>``, ``PEGASUS_CREDEN
 names the transfer engine reads), and deletes it when the job ends, whatever the outcome.  A
 missing file fails the job (exit 71) before anything is staged.
 
+``tasks[].arguments``: the task's argument vector, passed to the program as it is: no
+shell, so quotes, blanks, line breaks, ``;``, ``|``, ``*``, ``$()`` and backticks are plain
+characters.  As with pegasus-kickstart (which Pegasus users rely on, since HTCondor does not
+do it), ``$NAME`` and ``${NAME}`` of the task's environment are expanded outside single
+quotes, an unset one stays as written, and a backslash outside quotes makes the next
+character literal (kickstart/argexpand.py).  The record shows the vector the task got.
+
+File names (``lfn``, ``stdin``/``stdout``/``stderr``, ``image_lfn``) are relative paths
+inside the work dir: deep names (``a/b/c.txt``) are fine; absolute paths, ``..``, ``.`` or
+empty parts, ``$NAME`` (file URLs expand it) and one name inside another (``a`` and
+``a/x``) are refused when the spec is loaded.  An output that turns out to be a link out
+of the work dir is neither hashed nor staged out: the job fails (71).
+
 ``tasks[].success_message`` / ``failure_message``: after the task ends, its stdout and
 stderr (the part kickstart keeps in the record, or the named ``stdout``/``stderr`` files)
 must contain the success message and must not contain the failure message, else the task
@@ -95,11 +108,41 @@ def _unknown(obj: dict, allowed: set, where: str) -> None:
         raise SpecError("%s: unknown field %s" % (where, ", ".join(repr(k) for k in extra)))
 
 
+def lfn_problem(value: str) -> str | None:
+    """Why an LFN cannot be a file name inside the work dir, or None when it can.
+
+    Deep names (``a/b/c.txt``) are fine; what could leave the directory or name it twice is
+    not: an absolute path, ``..``, ``.`` or empty parts, NUL.  Nor is ``$NAME``/``${NAME}``:
+    pegasus-transfer expands those in file URLs (as Pegasus's does), so the file would be
+    staged under another name.  The planner refuses the same names before it plans."""
+    if not value:
+        return "is empty"
+    if value[0] == "/":
+        return "is an absolute path"
+    if "\0" in value:
+        return "holds a NUL character"
+    if "." in value or "//" in value or value[-1] == "/":
+        parts = value.split("/")
+        if ".." in parts:
+            return "goes up with '..'"
+        if "." in parts or "" in parts:
+            return "has an empty or '.' part"
+    dollar = value.find("$")
+    while dollar >= 0:
+        after = value[dollar + 1 : dollar + 2]
+        if after == "{" or after == "_" or after.isalnum():
+            return "holds '$' before a name, which file URLs expand as an environment variable"
+        dollar = value.find("$", dollar + 1)
+    return None
+
+
 def _lfn(value: str, where: str) -> str:
     """An LFN becomes a file name in the work dir: it must stay inside it."""
-    parts = value.split("/")
-    if not value or value.startswith("/") or ".." in parts or "" in parts or "\0" in value:
-        raise SpecError("%s: %r is not a safe file name inside the work dir" % (where, value))
+    problem = lfn_problem(value)
+    if problem is not None:
+        raise SpecError(
+            "%s: %r %s: not a safe file name inside the work dir" % (where, value, problem)
+        )
     return value
 
 
@@ -320,6 +363,7 @@ class JobSpec:
                 if f.lfn in seen:
                     raise SpecError("%s: %r is also %s" % (where, f.lfn, seen[f.lfn]))
                 seen[f.lfn] = where
+        self._check_nesting()
         names: dict[str, int] = {}
         for i, credential in enumerate(self.credentials):
             if credential.env in names:
@@ -343,6 +387,32 @@ class JobSpec:
                     % (task_index, task.executable_lfn)
                 )
 
+    def _check_nesting(self) -> None:
+        """No file of the job lies inside another (``a`` and ``a/x``): with ``a`` staged as
+        a link to a directory elsewhere, ``a/x`` would be written there, outside the work
+        dir."""
+        named: dict[str, str] = {}
+        for kind, files in (
+            ("inputs", self.inputs), ("outputs", self.outputs), ("checkpoints", self.checkpoints)
+        ):  # fmt: skip
+            for i, f in enumerate(files):
+                named.setdefault(f.lfn, "spec.%s[%d].lfn" % (kind, i))
+        for i, task in enumerate(self.tasks):
+            for stream in ("stdin", "stdout", "stderr"):
+                name = getattr(task, stream)
+                if name:
+                    named.setdefault(name, "spec.tasks[%d].%s" % (i, stream))
+        for name, where in named.items():
+            slash = name.find("/")
+            while slash > 0:
+                outer = named.get(name[:slash])
+                if outer is not None:
+                    raise SpecError(
+                        "%s: %r lies inside %r, which is also a file of the job (%s)"
+                        % (where, name, name[:slash], outer)
+                    )
+                slash = name.find("/", slash + 1)
+
 
 def load(path: str) -> JobSpec:
     try:
@@ -352,4 +422,6 @@ def load(path: str) -> JobSpec:
         raise SpecError("cannot read job spec %s: %s" % (path, exc.strerror)) from None
     except ValueError as exc:
         raise SpecError("job spec %s is not valid JSON: %s" % (path, exc)) from None
+    except RecursionError:
+        raise SpecError("job spec %s is not valid JSON: nested too deeply" % path) from None
     return JobSpec(doc)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+from kickstart.statinfo import is_inside
+
+from .log import log
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from transfer.report import Report
@@ -59,12 +63,20 @@ def checkpoint_in_entries(spec: JobSpec, workdir: str) -> list[dict]:
     ]
 
 
-def stage_out_entries(files: list, workdir: str, checksums: dict[str, str]) -> list[dict]:
-    """One transfer per destination of every output (or checkpoint) present in the work dir."""
+def stage_out_entries(
+    files: list, workdir: str, checksums: dict[str, str], roots: tuple = ()
+) -> list[dict]:
+    """One transfer per destination of every output (or checkpoint) present in the work dir.
+    A file leading (by a link) out of the work dir and the other ``roots`` is not copied."""
     entries = []
+    roots = roots or (workdir,)
     for item in files:
         path = os.path.join(workdir, item.lfn)
         if not item.destinations or not os.path.exists(path):
+            continue
+        if not any(is_inside(path, root) for root in roots):
+            log("%s leads outside the work dir (to %s): not staged out"
+                % (item.lfn, os.path.realpath(path)))  # fmt: skip
             continue
         for dest in item.destinations:
             source = [{"url": "file://" + path, "site_label": "local"}]
@@ -110,6 +122,14 @@ class Stager:
             return self.engine.run(parse_entries(entries, self.env))
         finally:
             self.engine = None
+
+    def why(self) -> str:
+        """``: <lfn>: <error>`` of the last failed attempt, for the job's one error line."""
+        attempts = self.report.attempts if self.report is not None else []
+        for attempt in reversed(attempts):
+            if not attempt.success and attempt.error:
+                return ": %s: %s" % (attempt.lfn or attempt.dst_url, attempt.error)
+        return ""
 
     def stop(self) -> None:
         """From a signal handler: let in-flight transfers end, start no new ones."""

@@ -66,5 +66,13 @@ def _si(size: float) -> str:
     return "%.1fTB" % size
 
 
+def is_full(path: str) -> bool:
+    """No block left for us on the file system holding ``path``."""
+    try:
+        return os.statvfs(path).f_bavail == 0
+    except OSError:
+        return False
+
+
 def remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
