@@ -227,7 +227,7 @@ def _exitcode_log(path: str) -> dict[str, list[dict]]:
     for line in _read(path).splitlines():
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             name = os.path.basename(entry["name"])

@@ -97,7 +97,7 @@ def _next_run_dir(base: str) -> str:
     highest = 0
     if os.path.isdir(base):
         for name in os.listdir(base):
-            if name.startswith("run") and name[3:].isdigit():
+            if name.startswith("run") and name[3:].isascii() and name[3:].isdigit():
                 highest = max(highest, int(name[3:]))
     return os.path.join(base, "run%04d" % (highest + 1))
 

@@ -229,7 +229,7 @@ def _path(value: str, what: str) -> str:
     """A path as a bare submit value: no surrounding blanks, no trailing backslash."""
     if value != value.strip() or value.endswith("\\"):
         raise PlanError("%s %r starts or ends with a blank or a backslash" % (what, value))
-    return literal(value, what)
+    return literal(value, "%s %r" % (what, value))  # a refusal names the file
 
 
 def _v2(arg: str) -> str:
@@ -646,10 +646,10 @@ def properties_text(properties: dict[str, str]) -> str:
     )
 
 
-def _create(path: str, text: str) -> None:
+def _create(path: str, text: str, mode: int = 0o644) -> None:
     """One new file, written with as few calls as Python allows (no buffered wrapper)."""
     data = text.encode("utf-8")
-    fd = os.open(path, _CREATE, 0o644)
+    fd = os.open(path, _CREATE, mode)
     try:
         if os.write(fd, data) != len(data):
             raise OSError("short write to %s" % path)
@@ -657,10 +657,10 @@ def _create(path: str, text: str) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: str, text: str) -> None:
+def _atomic_write(path: str, text: str, mode: int = 0o644) -> None:
     tmp = "%s.tmp%d" % (path, os.getpid())
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(os.open(tmp, _CREATE, mode), "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     finally:
@@ -789,14 +789,17 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
                     made.add(directory)
                 base = "%s/%s/%s" % (submit, directory, job.name)
                 create(base + ".sub", w.submit_text(job))
+                # a job spec (its tasks' env profiles) and a transfer list (its URLs) may
+                # carry secrets the job needs: they are their owner's alone
                 if job.spec is not None:
                     spec = job.spec
-                    create(base + ".json", spec if isinstance(spec, str) else encode(spec))
+                    create(base + ".json", spec if isinstance(spec, str) else encode(spec), 0o600)
                 elif job.transfers is not None:
                     transfers = job.transfers
                     create(
                         base + ".in",
                         transfers if isinstance(transfers, str) else encode(transfers),
+                        0o600,
                     )
                 chunk.append(_dag_job(w, job))
                 if done % PROGRESS_EVERY == 0:
@@ -819,7 +822,7 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
         braindump = plan.braindump or {}
         properties = braindump.get("properties") or "pegasus.properties"
         _atomic_write("%s/%s" % (submit, os.path.basename(properties)),
-                      properties_text(plan.properties or {}))  # fmt: skip
+                      properties_text(plan.properties or {}), 0o600)  # fmt: skip
         _atomic_write(submit + "/braindump.yml", braindump_text(plan))
         os.replace(dag_tmp, dag_path)
     except OSError as e:

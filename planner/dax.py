@@ -60,6 +60,10 @@ def parse_dax(path: str, env: Mapping[str, str] | None = None) -> Workflow:
         ) from None
     except OSError as error:
         raise ParseError(path, "", "cannot read: %s" % (error.strerror or error)) from None
+    except (LookupError, ValueError) as error:  # the declared encoding: unknown, multi-byte
+        if "encoding" not in str(error):
+            raise
+        raise ParseError(path, "", "not valid XML: %s" % error) from None
 
 
 def _local(tag: str) -> str:
@@ -244,7 +248,7 @@ class _Reader:
                 lfn = "%s:%s" % (lfn, version)
         size = element.get("size")
         if size is not None:
-            if not size.strip().isdigit():
+            if not (size.strip().isascii() and size.strip().isdigit()):  # not "²"
                 raise self.fail(where, "size %r is not a number of bytes" % size)
             size = int(size)
         use = Use(sys.intern(lfn), kind, transfer != "false", register, optional, False, size)

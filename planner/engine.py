@@ -197,6 +197,7 @@ class Launch:
         "env",
         "executable",
         "inputs",
+        "scratch",
         "stderr",
         "stdin",
         "stdout",
@@ -209,6 +210,7 @@ class Launch:
         self.cwd = cwd
         self.bundle = False  # run lite.cli.main in the forked child, no exec
         self.inputs: list[tuple[str, bool]] = []  # (source, contents only) copied into cwd
+        self.scratch: str | None = None  # the job's scratch dir (vanilla universe)
         self.stdin: str | None = None
         self.stdout: str | None = None
         self.stderr: str | None = None
@@ -250,12 +252,20 @@ def _child(launch: Launch, status_w: int, parent: int) -> None:
         if _PRCTL is not None:
             _PRCTL(_PR_SET_PDEATHSIG, int(launch.deathsig), 0, 0, 0)
             if os.getppid() != parent:
+                if launch.scratch:  # the engine is already gone: nobody else removes it
+                    shutil.rmtree(launch.scratch, ignore_errors=True)
                 os._exit(SETUP_FAILED)
         with contextlib.suppress(ValueError):
             signal.set_wakeup_fd(-1)
+        # a bundled job spec keeps TERM/INT/HUP blocked (as at the fork) until lite's
+        # handlers are set (lite unblocks them): a stop or the engine's death (the
+        # PDEATHSIG) during the set-up is then lite's to handle, its cleanup included; one
+        # after lite is done (its handlers gone) must not cut our own cleanup short
+        held = launch.bundle and launch.argv[1:2] not in (["transfer"], ["exitcode"])
         for signum in (*STOP_SIGNALS, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            late = held and signum != signal.SIGCHLD
+            signal.signal(signum, _after_lite if late else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, STOP_SIGNALS if held else [])
         for source, contents in launch.inputs:
             try:
                 _copy_in(source, contents, launch.cwd)
@@ -297,7 +307,16 @@ def _child(launch: Launch, status_w: int, parent: int) -> None:
     if launch.bundle:
         os.close(status_w)
         gc.freeze()  # the engine's objects: never traversed here, so never copied for it
-        os._exit(_run_lite(launch))
+        code = _run_lite(launch)
+        if launch.scratch and os.getppid() != parent:
+            # the engine died under the job (lite heard it: PR_SET_PDEATHSIG's TERM) and
+            # nobody else will remove the job's scratch dir, nor the engine's once empty
+            with contextlib.suppress(OSError):
+                os.chdir("/")
+            shutil.rmtree(launch.scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(launch.scratch))
+        os._exit(code)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
@@ -307,6 +326,10 @@ def _child(launch: Launch, status_w: int, parent: int) -> None:
         with contextlib.suppress(OSError):
             os.write(status_w, ("cannot run %s: %s" % (launch.executable, exc.strerror)).encode())
     os._exit(SETUP_FAILED)
+
+
+def _after_lite(_signum: int, _frame: object) -> None:
+    """A stop for a forked job that lite has finished: its exit (and cleanup) follows."""
 
 
 def _stream(fd: int, mode: str, buffering: int = -1) -> TextIO:
@@ -329,7 +352,7 @@ def _run_lite(launch: Launch) -> int:
     try:
         from lite.cli import main
 
-        code = main(launch.argv[1:])
+        code = main(launch.argv[1:], hard_exit=False)  # our caller ends with os._exit
     except SystemExit as exc:
         code = exc.code
     except BaseException:
@@ -786,6 +809,7 @@ class Engine:
         run.transfer = transfer
         launch = Launch(argv, env, run.scratch if transfer else initialdir)
         launch.bundle = bundle
+        launch.scratch = run.scratch
         if bundle:
             self._preload_lite()
             launch.deathsig = signal.SIGTERM  # lite stops its task's process tree
@@ -898,12 +922,25 @@ class Engine:
         missing = []
         for name in names:
             source = os.path.join(scratch, name)
-            if not os.path.lexists(source):
+            escapes = os.path.isabs(name) or ".." in name.split("/")
+            if not escapes and not os.path.lexists(source):
                 missing.append(name)
                 continue
+            if escapes or not _inside(source, scratch):
+                # a name (or a link) out of the scratch dir: never read, never moved
+                return (
+                    "transfer_output_files: %s is outside the job's scratch directory "
+                    "(HTCondor would hold the job)" % name
+                )
+            source = os.path.realpath(source)  # a link inside: its content comes back
             base = os.path.basename(name.rstrip("/"))
             dest = remaps.get(name, remaps.get(base, base))
             dest = os.path.join(run.initialdir, dest)
+            if not _inside(dest, run.initialdir):
+                return (
+                    "transfer_output_remaps: %s would go to %s, outside initialdir %s (the "
+                    "local engine writes outputs only there)" % (name, dest, run.initialdir)
+                )
             try:
                 _place(source, dest)
             except OSError as exc:
@@ -1167,7 +1204,7 @@ class Engine:
             try:
                 with open(listing, encoding="utf-8") as fh:
                     entries = json.load(fh)
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
             for entry in entries if isinstance(entries, list) else []:
                 for dest in entry.get("dest_urls", []) if isinstance(entry, dict) else []:
@@ -1206,6 +1243,12 @@ class Engine:
                 "'pegasus-run %s' retries what did not succeed" % (self.submit_dir, self.submit_dir)
             )
         self.progress.finish(lines)
+
+
+def _inside(path: str, directory: str) -> bool:
+    """``path``, its links followed, is in ``directory`` (or is it)."""
+    real, top = os.path.realpath(path), os.path.realpath(directory)
+    return real == top or real.startswith(top.rstrip("/") + "/")
 
 
 def _place(source: str, dest: str) -> None:

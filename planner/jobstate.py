@@ -135,7 +135,7 @@ def last_cluster(events: list[Event]) -> int:
     for event in events:
         if event.event == SUBMIT:
             head = event.info.split(".", 1)[0]
-            if head.isdigit():
+            if head.isascii() and head.isdigit():
                 top = max(top, int(head))
     return top
 

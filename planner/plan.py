@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lite.spec import lfn_problem
+
 from . import cluster as clustering
 from . import graph as dag
 from . import profiles as prof
@@ -186,6 +188,53 @@ def uses_of(job) -> list:
     return uses if extra is None else extra
 
 
+def _check_file_names(jobs: list) -> None:
+    """Every LFN becomes a path under a job's work dir, a scratch dir and the output site:
+    one that would leave them (``..``, absolute) or be renamed on the way (``$NAME``) is
+    refused here, naming the job and the file, rather than by each job at run time."""
+    checked: set = set()
+    for job in jobs:
+        for use in uses_of(job):
+            lfn = use.lfn
+            if lfn in checked:
+                continue
+            problem = lfn_problem(lfn)
+            if problem is not None:
+                raise WorkflowError(
+                    "job %s: file %r %s; use a relative name (directories are allowed: "
+                    "a/b/c.txt)" % (job.id, lfn, problem)
+                )
+            checked.add(lfn)
+
+
+_BLANKS = frozenset(" \t\n\r")
+_QUOTING = frozenset("'\"\\$`")
+
+
+def argument_words(job) -> list:
+    """The task's argument vector from the workflow's argument list.
+
+    Pegasus joins a job's arguments with blanks into a shell script, so ``"-a preprocess"``
+    reaches the program as two words, and real workflows rely on it (Pegasus's own tests,
+    its tutorials).  An element with blanks is split into words the same way; one that
+    also holds quotes, a backslash, ``$`` or a backtick, and any element that is one of the
+    job's file names, is passed as written: no shell ever runs, so nothing in it is
+    expanded or executed (kickstart's ``$VAR`` rule still applies on the node).
+    """
+    arguments = job.arguments
+    if not any(_BLANKS.intersection(a) for a in arguments):
+        return arguments
+    names = {use.lfn for use in job.uses}
+    words: list = []
+    for argument in arguments:
+        plain = _BLANKS.intersection(argument) and not _QUOTING.intersection(argument)
+        if plain and argument not in names:
+            words.extend(argument.split())
+        else:
+            words.append(argument)
+    return words
+
+
 def _join(base: str, lfn: str) -> str:
     return base + lfn if base.endswith("/") else base + "/" + lfn
 
@@ -338,6 +387,7 @@ class _Planner:
                     "job %s: %s jobs (sub-workflows) are not supported by this planner"
                     % (job.id, job.kind)
                 )
+        _check_file_names(jobs)
         g = dag.build(wf)
         order = dag.topological_order(g)
         level = dag.levels(g, order)
@@ -1209,7 +1259,7 @@ class _Planner:
             "transformation": t.xform,
             "id": job.id,
             "executable": t.executable,
-            "arguments": job.arguments,
+            "arguments": argument_words(job),
         }
         if t.env:
             task["environment"] = t.env

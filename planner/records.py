@@ -15,6 +15,7 @@ PyYAML), so one damaged record (a job killed while writing) costs that record on
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from decimal import Decimal
@@ -70,10 +71,13 @@ def regular_to_raw(code: int) -> int:
 
 
 def _float(value: object, default: float = 0.0) -> float:
+    """A record's number; ``default`` for what is not a finite one (.inf, .nan, 1e400 in a
+    damaged record would break every sum and int() after it)."""
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return default
+    return number if math.isfinite(number) else default
 
 
 class Invocation:
@@ -235,16 +239,23 @@ def _fast_load(chunk: str) -> object:
 
 
 def _load(chunk: str) -> object:
+    # ryaml's and PyYAML's limits first: PyYAML crashes the interpreter on deep nesting, and
+    # both spend quadratic time on deep [[[[ (a damaged .out must only be a damaged record)
+    from .yamlload import check_flow_depth, check_limits
+
+    check_flow_depth(chunk)
     doc = _fast_load(chunk)
     if doc is not None:
         return doc
     yaml = _yaml()
     try:
+        check_limits(chunk, _loader())
         return yaml.load(chunk, Loader=_loader())
     except yaml.YAMLError:
         filtered = _pegasus_filtered(chunk)
         if filtered == chunk:
             raise
+        check_limits(filtered, _loader())
         return yaml.load(filtered, Loader=_loader())
 
 
@@ -561,6 +572,9 @@ def _read_braindump(path: str) -> dict:
         raise PlanError("cannot read %s: %s" % (path, exc.strerror)) from None
     yaml = _yaml()
     try:
+        from .yamlload import check_limits
+
+        check_limits(text, _loader())  # a damaged file must not crash PyYAML's C loader
         doc = yaml.load(text, Loader=_loader())
     except yaml.YAMLError:
         doc = None

@@ -558,7 +558,7 @@ class _Collector:
         try:
             with open(path, encoding="utf-8") as fh:
                 entries = json.load(fh)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return "unknown"
         schemes = set()
         for entry in entries if isinstance(entries, list) else []:

@@ -19,6 +19,7 @@ _TRUE = {"true", "yes", "t", "y", "1"}
 _FALSE = {"false", "no", "f", "n", "0"}
 _UNSUPPORTED = ("include", "if", "elif", "else", "endif", "error", "warning")
 _MAX_DEPTH = 32
+_MAX_EXPANSIONS = 10000  # macro references replaced in one value: a bomb stops here
 
 
 class SubmitDescription:
@@ -30,6 +31,7 @@ class SubmitDescription:
         self.attributes: dict[str, str] = {}  # +Attr / MY.Attr -> raw value (case kept)
         self.macros: dict[str, str] = {}  # predefined and DAG VARS macros, lower-case names
         self.queue_count = 0
+        self._expansions = 0  # in the value being expanded
 
     # ------------------------------------------------------------------ values
 
@@ -59,6 +61,8 @@ class SubmitDescription:
             return value
         if depth > _MAX_DEPTH:
             raise EngineError("%s: macros nest too deeply in %r" % (self.source, value))
+        if depth == 0:
+            self._expansions = 0
 
         def one(match: re.Match) -> str:
             start = match.start()
@@ -78,6 +82,12 @@ class SubmitDescription:
                 found = default
             else:
                 return ""  # condor_submit expands an undefined macro to nothing
+            self._expansions += 1
+            if self._expansions > _MAX_EXPANSIONS:
+                raise EngineError(
+                    "%s: macros refer to macros more than %d times in %r"
+                    % (self.source, _MAX_EXPANSIONS, value[:80])
+                )
             return self.expand(found, depth + 1)
 
         return _MACRO.sub(one, value)
@@ -247,13 +257,15 @@ def parse_submit(
     for name, value in (macros or {}).items():
         sub.macros[name.lower()] = value
     for number, line in _logical_lines(text):
+        if not line:  # a lone continuation backslash, then a blank line
+            continue
         where = "%s:%d" % (source, number)
         head = line.split(None, 1)[0].lower()
         if head == "queue":
             if sub.queue_count:
                 raise EngineError("%s: a second queue statement (one job per .sub)" % where)
             rest = line[5:].strip()
-            if rest and not (rest.isdigit() and int(rest) == 1):
+            if rest and not (rest.isascii() and rest.isdigit() and int(rest) == 1):
                 raise EngineError("%s: 'queue %s': the local engine runs one job per .sub"
                                   % (where, rest))  # fmt: skip
             sub.queue_count = 1

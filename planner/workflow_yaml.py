@@ -340,7 +340,7 @@ def _use(use: object, source: str, at: str) -> Use:
 
 
 def _size(value: object, source: str, at: str) -> int:
-    if type(value) is str and value.strip().isdigit():
+    if type(value) is str and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     if type(value) is float and value.is_integer() and value >= 0:
         return int(value)

@@ -72,7 +72,17 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
-        return int(self.construct_scalar(node), 0)
+        text = self.construct_scalar(node)
+        try:
+            value = int(text, 0)
+        except ValueError:  # more than 4300 digits: Python refuses, ryaml keeps the text
+            return text
+        if -(2**128) <= value < 2**128:
+            return value
+        try:  # as ryaml: a float beyond 128 bits, the text beyond a float
+            return float(value)
+        except OverflowError:
+            return text
 
     def construct_yaml_float(self, node):
         text = self.construct_scalar(node)
@@ -119,6 +129,91 @@ def _pyyaml_reason(error: yaml.YAMLError) -> str:
     return text
 
 
+# ------------------------------------------------------------------ limits of both back ends
+
+# ryaml (serde_yaml) refuses collections nested deeper than 128 and documents whose aliases
+# replay more than 100 events per event of the text (billion laughs).  PyYAML has neither
+# limit: its C composer recurses without bound (deep input crashes the interpreter) and its
+# aliases share objects that the readers then walk once per reference.  libyaml, under both,
+# scans nested flow collections ([[[[...) in quadratic time.
+MAX_DEPTH = 128
+MAX_REPLAY = 100
+MAX_FLOW_DEPTH = 1000  # the cheap pre-scan's bound: stray brackets in scalars count too
+_BRACKETS = re.compile(r"[\[{]+|[\]}]+")
+
+
+def _limit(problem: str, mark) -> yaml.YAMLError:
+    return yaml.MarkedYAMLError(problem=problem, problem_mark=mark)
+
+
+def check_flow_depth(text: str) -> None:
+    """Refuse ``[[[[...`` deeper than any back end reads before libyaml spends minutes on it
+    (a yaml.YAMLError naming the place)."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        run = match.group()
+        if run[0] in "[{":
+            depth += len(run)
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, match.start())
+                column = match.start() - (text.rfind("\n", 0, match.start()) + 1)
+                mark = yaml.Mark("", match.start(), line, column, None, None)
+                raise _limit("recursion limit exceeded", mark)
+        else:
+            depth = max(0, depth - len(run))
+
+
+def _pyyaml_load(text: str) -> object:
+    """PyYAML, after an event scan that applies ryaml's depth and alias limits."""
+    check_limits(text, _Loader)
+    return yaml.load(text, Loader=_Loader)
+
+
+def check_limits(text: str, loader=None) -> None:
+    """Raise a yaml.YAMLError where ``text`` breaks ryaml's limits (nesting depth, alias
+    replays), so that PyYAML (``loader``, the planner's by default) may then load it safely.
+    An event scan: no recursion, no objects built, about a tenth of a load's time."""
+    check_flow_depth(text)
+    depth = 0
+    events = 0
+    replayed = 0  # alias replays, nested ones counted as often as they are replayed
+    last_alias = None
+    anchors: dict = {}  # anchor -> alias replays inside its node
+    inside: list = []  # per open collection: [anchor, alias replays so far]
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    for event in yaml.parse(text, Loader=loader or _Loader):
+        events += 1
+        if isinstance(event, starts):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _limit("recursion limit exceeded", event.start_mark)
+            inside.append([event.anchor, 0])
+        elif isinstance(event, ends):
+            depth -= 1
+            anchor, count = inside.pop()
+            if anchor is not None:
+                anchors[anchor] = count
+            if inside:
+                inside[-1][1] += count
+        elif isinstance(event, yaml.AliasEvent):
+            count = anchors.get(event.anchor)
+            if count is None:
+                if any(anchor == event.anchor for anchor, _ in inside):  # a node in itself
+                    raise _limit("recursion limit exceeded", event.start_mark)
+                continue  # an unknown anchor: the load below says so
+            replayed += count + 1
+            if inside:
+                inside[-1][1] += count + 1
+            last_alias = event
+        elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            anchors[event.anchor] = 0
+    if replayed > MAX_REPLAY * events:
+        raise _limit("repetition limit exceeded", last_alias.start_mark)
+
+
 def _apply_merges(node: object) -> object:
     """``<<`` merge keys, which ryaml leaves as plain keys (PyYAML merges them itself)."""
     if isinstance(node, list):
@@ -148,12 +243,13 @@ def _apply_merges(node: object) -> object:
 def _parse(text: str, source: str, line_offset: int = 0) -> object:
     """One document from text; errors name the line in the whole file."""
     try:
+        check_flow_depth(text)
         if _ryaml is not None:
             document = _ryaml.loads(text)
             if "<<" in text:
                 document = _apply_merges(document)
             return document
-        return yaml.load(text, Loader=_Loader)
+        return _pyyaml_load(text)
     except yaml.YAMLError as error:
         reason = _pyyaml_reason(error)
     except Exception as error:  # ryaml raises InvalidYamlError and ValueError
@@ -172,7 +268,7 @@ def _parse(text: str, source: str, line_offset: int = 0) -> object:
 def _located(text: str) -> str | None:
     """PyYAML's reason for rejecting text (it always names the line), or None."""
     try:
-        yaml.load(text, Loader=_Loader)
+        _pyyaml_load(text)
     except yaml.YAMLError as error:
         return _pyyaml_reason(error)
     except Exception:

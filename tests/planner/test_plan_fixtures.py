@@ -207,3 +207,11 @@ def test_sub_workflows_are_refused_in_one_line(fixtures, tmp_path):
         "job diamond_subworkflow: pegasusWorkflow jobs (sub-workflows) are not supported by "
         "this planner"
     )
+
+
+def test_arguments_with_blanks_become_words_as_pegasus_shell_makes_them(fixtures, tmp_path):
+    """043 writes '-a preprocess' as one element: pegasus-keg must get '-a' and 'preprocess'."""
+    result = plan_fixture(fixtures / "pegasus-core-043-integrity-condorio", tmp_path)
+    arguments = named(result)["preprocess_ID0000001"].spec["tasks"][0]["arguments"]
+    assert arguments[:2] == ["-a", "preprocess"]
+    assert all(" " not in a for a in arguments)
