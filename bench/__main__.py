@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-SCENARIOS = ("kickstart", "transfer", "lite", "planner")
+SCENARIOS = ("kickstart", "transfer", "lite", "planner", "reliability")
 
 
 def main() -> int:
