@@ -79,7 +79,8 @@ def read_argument_file(path: str) -> list[str]:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             return [line.rstrip("\r\n") for line in fh]
     except OSError as exc:
-        raise UsageError("cannot read argument file %s: %s" % (path, exc.strerror)) from None
+        shown = path.replace("\r", "\\r").replace("\n", "\\n")
+        raise UsageError("cannot read argument file %s: %s" % (shown, exc.strerror)) from None
 
 
 def parse_args(args: Sequence[str]) -> tuple[Options, list[str], bool]:
@@ -113,7 +114,8 @@ def parse_args(args: Sequence[str]) -> tuple[Options, list[str], bool]:
                 return opts, [], True
             _apply_flag(opts, flag)
         else:
-            raise UsageError("unknown option %s" % arg)
+            shown = arg.replace("\r", "\\r").replace("\n", "\\n")  # the message is one line
+            raise UsageError("unknown option %s" % shown)
         i += 1
     argv = list(args[i:])
     if arg_file is not None:

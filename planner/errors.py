@@ -17,7 +17,8 @@ class ParseError(PlanError):
         self.path = path
         self.message = message
         where = "%s: %s" % (source, path) if path else source
-        super().__init__("%s: %s" % (where, message))
+        line = "%s: %s" % (where, message)  # one line, whatever keys the path names
+        super().__init__(line.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class WorkflowError(PlanError):
