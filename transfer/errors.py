@@ -42,6 +42,10 @@ class ChecksumMismatch(TransferError):
 class BadInput(Exception):
     """The request itself is wrong (bad JSON, unknown entry type or scheme): nothing runs."""
 
+    def __str__(self) -> str:
+        # one line, whatever names from the input it quotes (a file name may hold \r or \n)
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class CredentialError(BadInput):
     """A credential file named by the environment is missing or unreadable."""
