@@ -30,7 +30,8 @@ class URL:
         if ":" not in raw.split("/", 1)[0] and not raw.startswith(LOCAL_SCHEMES):
             raw = "file://" + raw
         scheme, sep, rest = raw.partition(":")
-        if not sep or not scheme.replace("+", "").replace("-", "").isalnum():
+        plain = scheme.replace("+", "").replace("-", "")
+        if not sep or not plain.isascii() or not plain.isalnum() or not plain[:1].isalpha():
             raise BadInput("not a URL: %s" % _shown(self.raw))
         self.scheme = scheme.lower()
         if self.scheme in LOCAL_SCHEMES:
@@ -91,8 +92,13 @@ class URL:
 
 
 def _shown(raw: str) -> str:
-    """A bad URL as an error message shows it: redacted, and on one line."""
-    return redact(raw).replace("\r", "\\r").replace("\n", "\\n")
+    """A bad URL as an error message shows it: redacted (everything before an '@' of the
+    authority, whatever the scheme looks like), and on one line."""
+    shown = _USERINFO.sub(r"\1XXXX@", redact(raw))
+    return shown.replace("\r", "\\r").replace("\n", "\\n")
+
+
+_USERINFO = re.compile(r"(://)[^/]*@")
 
 
 def _expand(path: str, env: dict[str, str] | None) -> str:

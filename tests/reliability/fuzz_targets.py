@@ -172,9 +172,16 @@ def transfer_entries(doc: object) -> None:
 
 def url(text: str) -> None:
     """A URL (transfer/urls.py): parsed, shown, and never shown with its password."""
+    from transfer.errors import BadInput
     from transfer.urls import URL, redact
 
-    parsed = URL(text, ENV)
+    try:
+        parsed = URL(text, ENV)
+    except BadInput as error:  # the refusal must not show the password either
+        password = _password_in(text)
+        if password and password in str(error):
+            raise Defect("password in the error: %r -> %r" % (text, str(error))) from None
+        raise
     shown = str(parsed)
     parsed.location()
     _ = parsed.hostport, parsed.name, parsed.is_local
@@ -183,6 +190,17 @@ def url(text: str) -> None:
         again = URL(shown, ENV).password
         if again not in (None, "XXXX"):
             raise Defect("password shown: %r -> %r" % (text, shown))
+
+
+def _password_in(text: str) -> str | None:
+    """What a reader of ``scheme://user:password@host/`` takes for the password, when it
+    appears nowhere else in the text (else no message could avoid it)."""
+    _, sep, rest = text.partition("://")
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    password = userinfo.partition(":")[2] if ":" in userinfo else ""
+    if not sep or len(password) < 4 or text.count(password) > 1 or "XXXX" in password:
+        return None
+    return password
 
 
 def job_spec(doc: object) -> None:

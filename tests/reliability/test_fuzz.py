@@ -98,6 +98,12 @@ def test_transfer_list_nested_too_deeply():
     assert "nested too deeply" in _error("job_spec_file", b"[" * 100000)
 
 
+def test_transfer_errors_naming_an_odd_lfn_stay_on_one_line():
+    entries = [{"lfn": "a\rb\nc", "src_urls": [None], "dest_urls": [{"url": "/x"}]}]
+    message = _error("transfer_entries", entries)
+    assert message.startswith("entry 1 (a\\rb\\nc) src_urls[0]: needs an object with a")
+
+
 def test_transfer_priority_that_is_infinite():
     text = '[{"src_urls": [{"url": "/a", "priority": 1e400}], "dest_urls": [{"url": "/b"}]}]'
     assert "priority must be a number, not inf" in _error("transfer_json", text)
@@ -170,6 +176,9 @@ def test_url_with_a_blank_in_its_authority_is_refused_without_its_password():
     assert "secret" not in message and "\n" not in message
     assert "secret" not in _error("url", "s3://u:pass word@host/b")
     ft.url("http://user:secret@example.org/a b")  # a blank in the path is a file name's
+    for odd in ("\uff11http://u:secret@h/x", "1http://u:secret@h/x"):  # the redaction missed
+        message = _error("url", odd)  # a scheme is ASCII, letter first
+        assert message.startswith("not a URL: ") and "secret" not in message
 
 
 def test_classad_nested_too_deeply():
