@@ -93,38 +93,108 @@ def _killpg(pgid: int, signum: int) -> None:
         pass
 
 
-def _wait_readable(fd: int, seconds: float) -> bool:
+class _Waker:
+    """A pipe Python's C-level signal handler writes to (``set_wakeup_fd``) while we wait.
+
+    A signal that lands just before a blocking wait starts (its C handler has run, its
+    Python handler, the forwarder, not yet) would otherwise leave the wait blocked until the
+    job ends by itself: the byte in the pipe ends the wait at once, and the forwarder runs.
+    Outside the main thread (no handlers there) there is nothing to wake: ``fd`` is None."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self._write = -1
+        self._previous = -1
+
+    def __enter__(self) -> _Waker:
+        read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self._previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            os.close(read)
+            os.close(write)
+            return self
+        self.fd, self._write = read, write
+        return self
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is None:
+            return
+        signal.set_wakeup_fd(self._previous)
+        os.close(self.fd)
+        os.close(self._write)
+        self.fd = None
+
+
+def _exited_within(pidfd: int, seconds: float | None, waker: _Waker) -> bool:
+    """True once the job has exited; False when ``seconds`` passed or a signal came (its
+    Python handler runs as soon as we return)."""
     poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(seconds * 1000))))
+    poller.register(pidfd, select.POLLIN)
+    if waker.fd is not None:
+        poller.register(waker.fd, select.POLLIN)
+    timeout = None if seconds is None else max(0, int(seconds * 1000))
+    ready = [fd for fd, _ in poller.poll(timeout)]
+    if waker.fd is not None and waker.fd in ready:
+        waker.drain()
+    return pidfd in ready
 
 
 def _wait_exit(
     pid: int, result: JobResult, term_after: float | None, kill_after: float, log: Logger
 ):
     """wait4() the job; with ``term_after``, TERM its group then KILL it ``kill_after`` later."""
-    if term_after is not None:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
         try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        if pidfd is not None:
-            try:
-                if not _wait_readable(pidfd, term_after):
-                    result.timed_out = True
-                    log("Job timed out, sending SIGTERM")
-                    _killpg(pid, signal.SIGTERM)
-                    if not _wait_readable(pidfd, kill_after):
-                        log("Job still running, sending SIGKILL")
-                        _killpg(pid, signal.SIGKILL)
-            finally:
-                os.close(pidfd)
-        else:
-            _poll_timeout(pid, result, term_after, kill_after, log)
+            with _Waker() as waker:
+                _watch(pidfd, waker, pid, result, term_after, kill_after, log)
+        finally:
+            os.close(pidfd)
+    elif term_after is not None:
+        _poll_timeout(pid, result, term_after, kill_after, log)
     _, status, rusage = os.wait4(pid, 0)
     if result.timed_out:
         _killpg(pid, signal.SIGKILL)  # leftovers of the group must not outlive a timeout
     return status, rusage
+
+
+def _watch(
+    pidfd: int,
+    waker: _Waker,
+    pid: int,
+    result: JobResult,
+    term_after: float | None,
+    kill_after: float,
+    log: Logger,
+) -> None:
+    """Until the job exits: TERM then KILL its group at the deadlines; wake for signals."""
+    deadline = None if term_after is None else time.monotonic() + term_after
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if _exited_within(pidfd, left, waker):
+            return
+        if deadline is None or time.monotonic() < deadline:
+            continue  # a signal woke us: the forwarder has run (or runs now)
+        if not result.timed_out:
+            result.timed_out = True
+            log("Job timed out, sending SIGTERM")
+            _killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + kill_after
+        else:
+            log("Job still running, sending SIGKILL")
+            _killpg(pid, signal.SIGKILL)
+            deadline = None
 
 
 def _poll_timeout(

@@ -57,3 +57,61 @@ def test_log_callback_reports_timeouts():
     )
     assert inv.exitcode == 14
     assert lines == ["Job timed out, sending SIGTERM"]
+
+
+def test_a_signal_the_wait_did_not_see_arrive_still_reaches_the_job(tmp_path):
+    """The Python handler of a signal may not have run when the wait for the job starts (the
+    signal landed just before it): the wait must still end and forward it. Here another
+    thread takes the signal while the main thread blocks it, the same state for the wait."""
+    import signal
+    import threading
+    import time
+
+    started = tmp_path / "started"
+    done = threading.Event()
+
+    def send_term_once_the_job_runs() -> None:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered here: the main thread blocks it
+        done.wait(90)
+
+    helper = threading.Thread(target=send_term_once_the_job_runs)
+    helper.start()  # before the mask: a new thread inherits it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        inv = kickstart.run(
+            ["/bin/sh", "-c", 'touch "%s"; exec sleep 60' % started],
+            kickstart.Options(no_machine=True),
+        )
+    finally:
+        done.set()
+        helper.join()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    rec = yaml.safe_load(inv.record)[0]
+    assert rec["mainjob"]["status"]["forwarded_signals"] == [15]
+    assert inv.exitcode == 128 + signal.SIGTERM  # the job died of it: it did not sleep on
+
+
+def test_an_output_that_is_a_fifo_is_not_read(tmp_path):
+    """A FIFO left as an output has no writer: hashing it would block forever."""
+    import subprocess
+    import sys
+
+    code = (
+        "import kickstart, sys\n"
+        "from kickstart.statinfo import FileEntry\n"
+        "out = FileEntry.named('out', 'out.txt', True)\n"
+        "inv = kickstart.run(['/bin/sh', '-c', 'mkfifo out.txt'],\n"
+        "    kickstart.Options(no_machine=True, stat_after=[out]))\n"
+        "sys.stdout.write(inv.record)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    entry = yaml.safe_load(done.stdout)[0]["files"]["out"]
+    assert entry["integrity_error"] == "failed creating a checksum: not a regular file"
+    assert "sha256" not in entry
