@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 
 from .stamps import iso_s
@@ -62,18 +63,29 @@ def stat_lines(st: os.stat_result, indent: str) -> list[str]:
 
 
 def sha256_file(path: str) -> str:
+    """Refuses what is not a regular file: a FIFO (or a device) the task left as an output
+    would block the read forever, with no writer left to end it."""
     import hashlib
 
     digest = hashlib.sha256()
     buf = bytearray(1 << 20)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
+    # O_NONBLOCK: opening a FIFO with no writer does not wait for one
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb", buffering=0) as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", path)
+        os.set_blocking(fd, True)
         while True:
             n = fh.readinto(buf)
             if not n:
                 break
             digest.update(view[:n])
     return digest.hexdigest()
+
+
+class NotRegularFile(OSError):
+    """An output that is a FIFO, a device or a socket: it has no content to hash."""
 
 
 class FileEntry:
@@ -130,8 +142,11 @@ class FileEntry:
         started = time.monotonic()
         try:
             digest = sha256_file(path)
-        except OSError:
-            lines.append("%sintegrity_error: %s" % (inner, quoted("failed creating a checksum")))
+        except OSError as exc:
+            why = "failed creating a checksum"
+            if isinstance(exc, NotRegularFile):
+                why += ": not a regular file"
+            lines.append("%sintegrity_error: %s" % (inner, quoted(why)))
             return lines, True
         self.sha256 = digest
         lines.append("%ssha256: %s" % (inner, digest))

@@ -413,11 +413,20 @@ class Job:
         if inv.job is not None and inv.job.timed_out:
             log("The task ran past its walltime of %s s and was stopped" % task.walltime)
         code = inv.exitcode
+        if inv.integrity_error:
+            self._log_unhashable_outputs()
         problem = self._message_problem(task, inv.record)
         if problem is not None:
             log("The task counts as failed: %s" % problem)
             code = code or 1
         return code
+
+    def _log_unhashable_outputs(self) -> None:
+        for f in self.spec.outputs:
+            kind = _file_kind(os.path.join(self.workdir, f.lfn))
+            if kind not in (None, "regular file"):
+                log("Output %s is a %s, not a regular file: it has no checksum, the task "
+                    "counts as failed" % (f.lfn, kind))  # fmt: skip
 
     def _message_problem(self, task, record: str) -> str | None:
         """The task's success/failure message, looked for in its stdout and stderr: the
@@ -584,8 +593,9 @@ class Job:
         multipart = os.path.join(self.workdir, ".pegasus.multipart.d")
         if reporting and os.path.isdir(multipart):
             for name in sorted(os.listdir(multipart)):
-                with open(os.path.join(multipart, name), encoding="utf-8", errors="replace") as fh:
-                    sys.stdout.write("\n---------------pegasus-multipart\n" + fh.read())
+                block = _multipart_block(os.path.join(multipart, name))
+                if block is not None:
+                    sys.stdout.write("\n---------------pegasus-multipart\n" + block)
             sys.stdout.flush()
         os.chdir(self.start_dir)
         if self.created_workdir and not self.keep_workdir:
@@ -614,6 +624,41 @@ def _let_transfers_end() -> None:
         except RuntimeError:  # one being started as the signal came: it starts nothing
             pass
     logging.getLogger("pegasus-transfer").disabled = True
+
+
+def _file_kind(path: str) -> str | None:
+    """'regular file', 'FIFO', 'directory'...; None when nothing is there."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"),
+                       (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket")):  # fmt: skip
+        if test(mode):
+            return kind
+    return "device"
+
+
+MULTIPART_LIMIT = 16 << 20  # a block is a few lines of YAML; more is not a report
+
+
+def _multipart_block(path: str) -> str | None:
+    """A task's multipart file, or None (with a log line) when it is no regular file of a
+    sensible size: a FIFO would block the end of the job forever."""
+    name = os.path.basename(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        log("Multipart file %s skipped: %s" % (name, why))
+        return None
+    with open(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MULTIPART_LIMIT:
+            why = "not a regular file" if not stat.S_ISREG(st.st_mode) else "too large"
+            log("Multipart file %s skipped: %s" % (name, why))
+            return None
+        return fh.read(MULTIPART_LIMIT).decode("utf-8", errors="replace")
 
 
 def _os_problem(exc: OSError) -> str:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import console_script
+from tests.procs import WRITE_SYSCALL, has_open, writing_to_stdout
 
 exitcode = pytest.importorskip("Pegasus.exitcode", reason="pegasus-wms is a test dependency")
 
@@ -279,15 +280,47 @@ def term_and_collect(proc: subprocess.Popen) -> str:
 
 
 def test_term_during_the_output_check(job, tmp_path):
-    """The task leaves its output as a FIFO nobody writes: hashing it blocks."""
-    spec = spec_for(tmp_path, "mkfifo out.txt && touch %s" % (tmp_path / "task-done"))
+    """The task leaves a 1 TiB (sparse) output: hashing it takes minutes, TERM comes first."""
+    spec = spec_for(tmp_path, "truncate -s 1T out.txt && touch %s" % (tmp_path / "task-done"))
     proc = start_lite(job, spec)
     wait_for((tmp_path / "task-done").exists)
+    (workdir,) = job.wn_tmp.iterdir()
+    wait_for(lambda: has_open(proc.pid, workdir / "out.txt"))
     err = term_and_collect(proc)
     assert proc.returncode == 143
     assert err.rstrip().endswith("PegasusLite: exitcode 143")
     assert list(job.wn_tmp.iterdir()) == []
     assert not (tmp_path / "out" / "out.txt").exists()
+
+
+def test_an_output_left_as_a_fifo_fails_the_job_at_once(job, tmp_path):
+    """Nobody writes the FIFO: reading it (to hash or to stage it) would never end."""
+    run = job(spec_for(tmp_path, "mkfifo out.txt"))
+    assert run.rc == 1, run.stderr  # kickstart's verdict on a failed output checksum
+    assert "Output out.txt is a FIFO, not a regular file: it has no checksum" in run.stderr
+    (record,) = run.records
+    assert record["files"]["out.txt"]["integrity_error"] == (
+        "failed creating a checksum: not a regular file"
+    )
+    assert not (tmp_path / "out" / "out.txt").exists()
+    assert list(job.wn_tmp.iterdir()) == []
+    assert not run.pegasus_exitcode_accepts()
+
+
+def test_multipart_files_that_are_no_regular_files_are_skipped(job, tmp_path):
+    """A FIFO would block the end of the job forever; a link could print any file."""
+    script = (
+        'cat in.txt > out.txt; cd "$PEGASUS_MULTIPART_DIR"; mkfifo 1-fifo;'
+        " ln -s /etc/passwd 2-link; printf 'kept: yes\\n' > 3-block"
+    )
+    run = job(spec_for(tmp_path, script))
+    assert run.rc == 0, run.stderr
+    assert "Multipart file 1-fifo skipped: not a regular file" in run.stderr
+    assert "Multipart file 2-link skipped: a symbolic link" in run.stderr
+    blocks = run.stdout.split("\n---------------pegasus-multipart\n")[1:]
+    assert blocks[-1] == "kept: yes\n"
+    assert "root:" not in run.stdout
+    assert list(job.wn_tmp.iterdir()) == []
 
 
 def test_term_reaching_the_task_skips_hashing_its_outputs(job, tmp_path):
@@ -304,18 +337,6 @@ def test_term_reaching_the_task_skips_hashing_its_outputs(job, tmp_path):
     assert record["mainjob"]["status"]["forwarded_signals"] == [15]
     assert "sha256" not in record["files"]["out.txt"]
     assert list(job.wn_tmp.iterdir()) == []
-
-
-WRITE_SYSCALL = {"x86_64": "1", "aarch64": "64"}.get(os.uname().machine)
-
-
-def writing_to_stdout(pid: int) -> bool:
-    """The process sits in write(1, ...): blocked on the full stdout pipe."""
-    try:
-        fields = Path("/proc/%d/syscall" % pid).read_text().split()
-    except OSError:
-        return False
-    return fields[:2] == [WRITE_SYSCALL, "0x1"]
 
 
 @pytest.mark.skipif(WRITE_SYSCALL is None, reason="write's syscall number unknown here")

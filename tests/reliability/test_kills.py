@@ -3,15 +3,17 @@
 A job is held in one phase at a time, deterministically (no sleeps): the container image
 load (a Docker socket proxy that never answers ``images/load``), stage-in (a FIFO source
 with a writer that never writes), the task (a process tree that waits), the task in a
-container, the output check (an output that is a FIFO), stage-out (a WebDAV server that
-never answers) and cleanup (a FIFO in the multipart directory that cleanup reads).  Then:
+container, the output check (a 1 TiB sparse output: hashing it takes minutes), stage-out
+(a WebDAV server that never answers) and cleanup (a multipart block larger than the stdout
+pipe nobody reads yet: lite waits in write()).  Then:
 
 * TERM to pegasus-lite: the exit is 143, never 0; the log ends with ``PegasusLite: exitcode
   143``; stdout parses (the records of tasks that ran, the transfer blocks) and Pegasus's
   own pegasus-exitcode rejects the job; no process carrying the test's marker is left (the
   /proc scan reads every process's environment and command line), no container; the work
   dir is gone; no partial output at the destination.
-* KILL -9 of the local engine while a bundled job is in that phase: the forked job gets
+* KILL -9 of the local engine while a bundled job is in that phase (all but cleanup: the
+  engine writes the job's stdout to a file, nothing holds it there): the forked job gets
   SIGTERM (PR_SET_PDEATHSIG) and does all of the above (its record in the submit dir), the
   job's scratch dir goes too; then ``pegasus-run`` resumes: the job that had succeeded is
   not run again (jobstate.log SUBMIT counts), its output is intact (sha256), and the rest
@@ -45,6 +47,7 @@ import pytest
 import yaml
 
 from tests.conftest import console_script
+from tests.procs import opened_by_any, writing_to_stdout
 
 exitcode = pytest.importorskip("Pegasus.exitcode", reason="pegasus-wms is a test dependency")
 
@@ -56,6 +59,7 @@ PHASES = [
     for phase in ("image-load", "stage-in", "task", "container-task", "output-check",
                   "stage-out", "cleanup")
 ]  # fmt: skip
+ENGINE_PHASES = [p for p in PHASES if "cleanup" not in getattr(p, "values", (p,))]
 ROUNDS = max(1, int(os.environ.get("PEGASUS_KILL_ROUNDS", "1")))
 TALLY = {"TERM to pegasus-lite": 0, "KILL of the engine in a phase": 0,
          "KILL of the engine at random": 0, "resumed workflows": 0}  # fmt: skip
@@ -317,9 +321,10 @@ class Job:
         if phase in ("task", "container-task"):
             script = 'touch "%s"; sleep 300 & wait' % self.reached_file
         elif phase == "output-check":
-            script = 'mkfifo out.txt; touch "%s"' % self.reached_file
-        elif phase == "cleanup":
-            script = 'cat in.txt > out.txt; mkfifo "$PEGASUS_MULTIPART_DIR/zz-hold"'
+            script = 'truncate -s 1T out.txt; touch "%s"' % self.reached_file
+        elif phase == "cleanup":  # 256 KiB of YAML comment: more than the stdout pipe holds
+            script = ("cat in.txt > out.txt; head -c 262144 /dev/zero | tr '\\0' '#' "
+                      '> "$PEGASUS_MULTIPART_DIR/zz-hold"')  # fmt: skip
         source = self.fifo if phase == "stage-in" else self.data / "in.txt"
         dest = "file://%s/%s.txt" % (self.dest, self.name)
         if phase == "stage-out":
@@ -373,7 +378,8 @@ class Job:
                 return path
         return None
 
-    def reached(self) -> bool:
+    def reached(self, pid: int | None = None) -> bool:
+        """``pid``: pegasus-lite's, when the test started it (the cleanup hold needs it)."""
         phase = self.phase
         if phase == "image-load":
             return self.proxy.seen.is_set()
@@ -383,12 +389,11 @@ class Job:
             return self.reached_file.exists()
         if phase == "output-check":
             path = self._work_file("out.txt")
-            return self.reached_file.exists() and path is not None and self._hold_fifo(path)
+            return self.reached_file.exists() and path is not None and opened_by_any(path)
         if phase == "stage-out":
             return self.dav.seen.is_set()
         if phase == "cleanup":
-            path = self._work_file(".pegasus.multipart.d/zz-hold")
-            return path is not None and self._hold_fifo(path)
+            return pid is not None and writing_to_stdout(pid)
         raise AssertionError(phase)
 
     def after(self) -> None:
@@ -504,15 +509,20 @@ def test_term_in_each_phase(phase_job, tmp_path, phase):
         (start / "job.json").write_text(json.dumps(job.spec()))
         out, err = start / "job.out", start / "job.err"
         with open(out, "w") as fo, open(err, "w") as fe:
+            # cleanup is held by a stdout pipe nobody reads until the TERM is sent
             proc = subprocess.Popen(
-                [*console_script("pegasus-lite"), "job.json"], cwd=start, stdout=fo,
-                stderr=fe, env={**os.environ, **job.env()},
+                [*console_script("pegasus-lite"), "job.json"], cwd=start,
+                stdout=subprocess.PIPE if phase == "cleanup" else fo, stderr=fe,
+                env={**os.environ, **job.env()},
             )  # fmt: skip
         try:
-            wait_for(lambda p=proc: job.reached() or p.poll() is not None, "the %s phase" % phase)
+            wait_for(lambda p=proc: job.reached(p.pid) or p.poll() is not None,
+                     "the %s phase" % phase)  # fmt: skip
             assert proc.poll() is None, err.read_text()
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=90)
+            stdout, _ = proc.communicate(timeout=90)
+            if stdout is not None:
+                out.write_bytes(stdout)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -666,7 +676,7 @@ def kill_engine_in(wf: Workflow, engine: subprocess.Popen) -> None:
         engine.communicate()
 
 
-@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("phase", ENGINE_PHASES)
 def test_engine_kill_in_each_phase_then_resume(phase_job, bundle, tmp_path, phase):
     job = phase_job(phase, "held_ID2")
     wf = Workflow(tmp_path / "wf", bundle, job)
