@@ -171,8 +171,15 @@ def plan_and_write(args: argparse.Namespace, say: Say) -> tuple:
         environment=env,
         planner_arguments=" ".join(sys.argv[1:]),
         compact_specs=True,
+        on_job=condor.Streamer(),
     )
-    executable = plan(inputs, options, progress=lambda m: say(m, 0))
+    existed = os.path.isdir(submit_dir)
+    try:
+        executable = plan(inputs, options, progress=lambda m: say(m, 0))
+    except PlanError:
+        if options.on_job.started:  # the jobs streamed so far: no half-written submit dir
+            _empty(submit_dir, keep=existed)
+        raise
     del inputs, workflow  # the abstract workflow's memory is the writer's now
     for warning in getattr(executable, "warnings", []):
         sys.stderr.write("pegasus-plan: warning: %s\n" % warning)
@@ -181,6 +188,18 @@ def plan_and_write(args: argparse.Namespace, say: Say) -> tuple:
         executable, progress=lambda done, total: say("wrote %d of %d jobs" % (done, total), 1)
     )
     return executable, submit_dir
+
+
+def _empty(directory: str, keep: bool) -> None:
+    """Remove what planning wrote into ``directory`` (and the directory unless ``keep``)."""
+    if not keep:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
 
 
 def submit(executable, submit_dir: str, args: argparse.Namespace, say: Say) -> int:

@@ -545,10 +545,15 @@ def _dag_job(w: _Writer, job: PlannedJob) -> str:
     )
 
 
-def _check_job(job: PlannedJob, seen: set) -> None:
+def _check_name(job: PlannedJob) -> None:
     name = job.name
     if not _NODE.match(name or "") or name.upper() in _DAG_WORDS:
         raise PlanError("job name %r: use letters, digits, '_', '.' and '-'" % name)
+
+
+def _check_job(job: PlannedJob, seen: set) -> None:
+    _check_name(job)
+    name = job.name
     if name in seen:
         raise PlanError("two jobs are named %s" % name)
     for parent in job.parents:
@@ -766,8 +771,6 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
     total = len(plan.jobs)
     made: set = set()
     seen: set = set()
-    encode = _JSON
-    create = _create
     try:
         with open(dag_tmp, "w", encoding="utf-8") as dag:
             dag.write(DAG_HEAD % (plan.workflow, plan.index))
@@ -781,26 +784,8 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
             for done, job in enumerate(plan.jobs, 1):
                 _check_job(job, seen)
                 seen.add(job.name)
-                directory = job.directory
-                if directory not in made:
-                    if not _DIRECTORY.match(directory) or ".." in directory.split("/"):
-                        raise PlanError("job %s: bad directory %r" % (job.name, directory))
-                    os.makedirs("%s/%s" % (submit, directory), exist_ok=True)
-                    made.add(directory)
-                base = "%s/%s/%s" % (submit, directory, job.name)
-                create(base + ".sub", w.submit_text(job))
-                # a job spec (its tasks' env profiles) and a transfer list (its URLs) may
-                # carry secrets the job needs: they are their owner's alone
-                if job.spec is not None:
-                    spec = job.spec
-                    create(base + ".json", spec if isinstance(spec, str) else encode(spec), 0o600)
-                elif job.transfers is not None:
-                    transfers = job.transfers
-                    create(
-                        base + ".in",
-                        transfers if isinstance(transfers, str) else encode(transfers),
-                        0o600,
-                    )
+                if not job.written:
+                    _write_job_files(w, job, made)
                 chunk.append(_dag_job(w, job))
                 if done % PROGRESS_EVERY == 0:
                     dag.write("".join(chunk))
@@ -833,6 +818,63 @@ def write(plan: Plan, bundle: str | None = None, progress: Progress | None = Non
             os.unlink(dag_tmp)
     if progress is not None:
         progress(total, total)
+
+
+def _write_job_files(w: _Writer, job: PlannedJob, made: set) -> None:
+    """``<dir>/<job>.sub`` and its ``.json`` (compute) or ``.in`` (auxiliary)."""
+    directory = job.directory
+    if directory not in made:
+        if not _DIRECTORY.match(directory) or ".." in directory.split("/"):
+            raise PlanError("job %s: bad directory %r" % (job.name, directory))
+        os.makedirs("%s/%s" % (w.submit, directory), exist_ok=True)
+        made.add(directory)
+    base = "%s/%s/%s" % (w.submit, directory, job.name)
+    _create(base + ".sub", w.submit_text(job))
+    # a job spec (its tasks' env profiles) and a transfer list (its URLs) may carry
+    # secrets the job needs: they are their owner's alone
+    if job.spec is not None:
+        spec = job.spec
+        _create(base + ".json", spec if isinstance(spec, str) else _JSON(spec), 0o600)
+    elif job.transfers is not None:
+        transfers = job.transfers
+        _create(base + ".in", transfers if isinstance(transfers, str) else _JSON(transfers), 0o600)
+
+
+_NOTHING: dict = {}  # what a streamed job's dicts become (nothing reads them again)
+
+
+class Streamer:
+    """Writes each compute job's files the moment the planner has built it, then keeps
+    only what the DAG needs (name, directory, parents, retry...): a million-job plan then
+    never holds a million job specs and submit descriptions at once.  ``write`` does the
+    rest (auxiliary jobs, the DAG, braindump, the bundle) when planning is done.
+
+    Pass it as ``PlanOptions.on_job``; ``started`` says whether it created the submit dir
+    (so a planning error can remove the half-written dir)."""
+
+    def __init__(self) -> None:
+        self.writer: _Writer | None = None
+        self.made: set = set()
+        self.started = False
+
+    def __call__(self, plan: Plan, job: PlannedJob) -> None:
+        w = self.writer
+        if w is None:
+            w = self.writer = _Writer(plan)
+            os.makedirs(w.submit, exist_ok=True)
+            self.started = True
+        _check_name(job)
+        try:
+            _write_job_files(w, job, self.made)
+        except OSError as e:
+            where = e.filename or w.submit
+            raise PlanError("cannot write %s: %s" % (where, e.strerror or e)) from e
+        job.written = True
+        if job.spec is not None:
+            job.spec = ""  # not None: still a compute job for the DAG
+        job.transfers = None if job.transfers is None else ""
+        job.arguments = job.input_files = job.output_files = ()
+        job.environment = job.condor = job.output_remaps = _NOTHING
 
 
 def now_stamp() -> str:

@@ -50,6 +50,7 @@ class PlannedJob:
         "transfers",
         "transformation",
         "universe",
+        "written",
     )  # fmt: skip
 
     def __init__(self, name: str, job_class: int, site: str):
@@ -79,6 +80,7 @@ class PlannedJob:
         self.success_message: str | None = "PegasusLite: exitcode 0"  # None for aux jobs
         self.initialdir: str | None = None  # absolute; the wf scratch dir in condorio
         self.integrity = True
+        self.written = False  # its files are on disk already (streamed while planning)
 
 
 class Plan:

@@ -98,6 +98,9 @@ class PlanOptions:
     # keep each job spec as its JSON text (~0.5 KB) instead of nested dicts (~2.5 KB): what
     # lets a million-job plan fit in a few GB; the writer takes either
     compact_specs: bool = False
+    # called as on_job(plan, job) with each compute job once it is built (condor.Streamer
+    # writes its files then and drops what only they needed)
+    on_job: Callable | None = None
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -957,6 +960,7 @@ class _Planner:
         step = max(1, total // 10) if total >= 10000 else 0
         parents_of = self.ugraph.parents
         nodes = self.unit_nodes
+        on_job = o.on_job
         for done, unit in enumerate(units):
             if step and done and done % step == 0:
                 self.say("building jobs: %d of %d (%d%%)" % (done, total, done * 100 // total))
@@ -967,6 +971,8 @@ class _Planner:
                 pj, unit, jobs, template, latest, written, readers, wf_ident, wf_metadata,
                 stage_outs, deep_dirs,
             )  # fmt: skip
+            if on_job is not None:
+                on_job(result, pj)
 
         # parents: unit edges, and create-dir for the roots
         for unit in units:

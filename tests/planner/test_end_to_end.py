@@ -127,3 +127,29 @@ def test_tools_refuse_a_missing_submit_dir_in_one_line(tmp_path, name):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_planning_error_after_jobs_were_streamed_leaves_no_files(tmp_path, existing):
+    """Compute jobs are written as they are planned: an error at the last job must not
+    leave the first ones behind (nor remove a --dir the user made)."""
+    from bench import wfgen
+
+    top = tmp_path / "wf"
+    wfgen.main(["--shape", "independent", "--jobs", "3", "--dir", str(top)])
+    text = (top / "workflow.yml").read_text()
+    head, _, tail = text.rpartition("- lfn: f.in")
+    (top / "workflow.yml").write_text(head + "- lfn: missing.in" + tail)
+    submit = tmp_path / "base" / "run0001"
+    if existing:
+        submit.mkdir(parents=True)
+    proc = run("pegasus-plan", "--dir", str(submit.parent), "--relative-dir", "run0001",
+               "workflow.yml", cwd=top)  # fmt: skip
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "pegasus-plan: no replica for input 'missing.in' (needed by job ID0000003); "
+        "add it to the replica catalog"
+    ), proc.stderr
+    left = list(submit.rglob("*")) if submit.exists() else []
+    assert left == []
+    assert submit.exists() == existing

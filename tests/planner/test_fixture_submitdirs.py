@@ -60,14 +60,20 @@ def test_fixture_list_is_complete(fixtures):
     assert found == sorted(FIXTURES)
 
 
-@pytest.mark.parametrize("name", FIXTURES)
-def test_fixture_plans_into_files_htcondor_accepts(name, fixtures, tmp_path, bundle):
+def plan_named(name: str, fixtures: Path, tmp_path: Path, **extra):
+    """The fixture planned with what it needs besides itself (OVERRIDES, WEB_SITE)."""
     top = fixtures / name
     if name.startswith("access-03"):
         top = tmp_path / name
-        shutil.copytree(fixtures / name, top)
+        if not top.exists():
+            shutil.copytree(fixtures / name, top)
         (top / "sites.yml").write_text(WEB_SITE)
-    result = plan_fixture(top, tmp_path, **OVERRIDES.get(name, {}))
+    return plan_fixture(top, tmp_path, **OVERRIDES.get(name, {}), **extra)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_plans_into_files_htcondor_accepts(name, fixtures, tmp_path, bundle):
+    result = plan_named(name, fixtures, tmp_path)
     condor.write(result, bundle=bundle)
     submit = Path(result.submit_dir)
     subs = sorted(submit.rglob("*.sub"))
@@ -89,3 +95,26 @@ def test_fixture_plans_into_files_htcondor_accepts(name, fixtures, tmp_path, bun
     )
     assert checked is not None
     assert os.path.exists(copy / (dag.name + ".condor.sub"))
+
+
+def _files(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode & 0o777)
+            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_streamed_jobs_give_the_same_submit_dir(name, fixtures, tmp_path, bundle):
+    """pegasus-plan writes each compute job while planning (condor.Streamer) to keep a
+    million-job plan small: every file, byte and mode must be what plan-then-write gives."""
+    whole = plan_named(name, fixtures, tmp_path)
+    condor.write(whole, bundle=bundle)
+    submit = Path(whole.submit_dir)
+    expected = _files(submit)
+    shutil.rmtree(submit)
+    streamer = condor.Streamer()
+    streamed = plan_named(name, fixtures, tmp_path, on_job=streamer)
+    written = [job for job in streamed.jobs if job.written]
+    assert len(written) == sum(job.job_class == 1 for job in whole.jobs)
+    assert all(job.spec == "" and job.input_files == () for job in written)
+    condor.write(streamed, bundle=bundle)
+    assert _files(submit) == expected
